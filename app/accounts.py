@@ -1,0 +1,397 @@
+"""Account rules and changes (SPEC 4): the one place the browser, the API and the CLI
+create, change and delete people. Views parse input, call these, and render the result
+or the ServiceError they raise."""
+from __future__ import annotations
+
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from peewee import IntegrityError, fn
+
+from . import passwords
+from .errors import Conflict, Forbidden, NotFound, ValidationFailed
+from .models import ROLES, Membership, User, database, utcnow
+from .plugins import hook
+
+USERNAME_MIN, USERNAME_MAX = 3, 64
+NAME_MAX = 100
+RESERVED_USERNAMES = frozenset("""connect apps users groups setpassword user-completion confirm
+recent reports plots unpublished settings metrics tokens help login welcome register
+resetpassword content""".split())
+
+
+def settings():
+    return current_app.extensions["keystead.settings"]
+
+
+# ---------------------------------------------------------------- rules
+
+def normalise(text: str) -> str:
+    """The form names are compared in: Unicode NFKC, then case-folded."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def username_problem(username) -> str | None:
+    """Why `username` is not a valid username, or None."""
+    if not isinstance(username, str) or not username:
+        return "Enter a username."
+    name = unicodedata.normalize("NFKC", username)
+    if not USERNAME_MIN <= len(name) <= USERNAME_MAX:
+        return f"Use {USERNAME_MIN} to {USERNAME_MAX} characters."
+    if not name[0].isalpha():
+        return "Start with a letter."
+    if not all(c.isalpha() or c.isdigit() or c in "_." for c in name):
+        return "Use only letters, digits, '_' and '.'."
+    if name.casefold() in RESERVED_USERNAMES:
+        return "This username is reserved."
+    return None
+
+
+def clean_email(email) -> str:
+    """The normalised address, or ValueError with the reason."""
+    if not isinstance(email, str) or not email.strip():
+        raise ValueError("Enter an email address.")
+    if len(email) > 320:
+        raise ValueError("This email address is too long.")
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as e:
+        raise ValueError(f"Enter a valid email address ({e}).") from None
+
+
+def name_problem(value) -> str | None:
+    if not isinstance(value, str):
+        return "Enter text."
+    if len(value) > NAME_MAX:
+        return f"Use at most {NAME_MAX} characters."
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        return "Control characters are not allowed."
+    return None
+
+
+def new_password_problem(password, *, username="", email="", first_name="", last_name="") -> str | None:
+    """Why `password` cannot be set, by the configured rules and any plugin's, or None."""
+    s = settings()
+    user_inputs = [username or "", email or "", first_name or "", last_name or ""]
+    if email and "@" in email:
+        user_inputs.append(email.split("@", 1)[0])
+    problem = passwords.password_problem(
+        password, minimum_length=s["Password.MinimumLength"], minimum_score=s["Password.MinimumScore"],
+        reject_common=s["Password.RejectCommon"], user_inputs=user_inputs)
+    if problem:
+        return problem
+    for message in hook().keystead_validate_password(password=password, user_inputs=user_inputs):
+        if message:
+            return message
+    return None
+
+
+def hash_new_password(password: str) -> str:
+    return passwords.hash_password(password, settings()["Password.BcryptRounds"])
+
+
+def check_user_password(user: User | None, password: str) -> bool:
+    """Constant-cost check: an unknown user or one without a password still costs a bcrypt."""
+    return passwords.check_password(password, user.password_hash if user else None,
+                                    settings()["Password.BcryptRounds"])
+
+
+# ---------------------------------------------------------------- look-ups
+
+def find_user_by_login(login: str) -> User | None:
+    """The user whose username or email is `login` (case-insensitive)."""
+    if not isinstance(login, str) or not login or len(login) > 320:
+        return None
+    key = normalise(login.strip())
+    if "@" in key:
+        return User.get_or_none(User.email_key == key)
+    return User.get_or_none(User.username_key == key)
+
+
+def get_user(user_id) -> User:
+    try:
+        user = User.get_or_none(User.id == int(user_id))
+    except (TypeError, ValueError):
+        user = None
+    if user is None:
+        raise NotFound("No such person.")
+    return user
+
+
+def user_count() -> int:
+    return User.select().count()
+
+
+def administrator_count() -> int:
+    return User.select().where(User.role == "administrator").count()
+
+
+def groups_of(user: User) -> list[str]:
+    from .models import Group
+    return [g.name for g in Group.select(Group.name).join(Membership)
+            .where(Membership.user == user).order_by(Group.name_key)]
+
+
+# ---------------------------------------------------------------- creation
+
+def _check_new_account(username, email, password, first_name, last_name, role, *,
+                       password_required: bool) -> tuple[dict, str | None]:
+    """Check every field at once, so a form shows every problem together."""
+    problems: dict[str, str] = {}
+    if p := username_problem(username):
+        problems["username"] = p
+    clean = None
+    if email not in (None, ""):
+        try:
+            clean = clean_email(email)
+        except ValueError as e:
+            problems["email"] = str(e)
+    elif password_required:
+        problems["email"] = "Enter an email address."
+    for field, value in (("first_name", first_name), ("last_name", last_name)):
+        if p := name_problem(value):
+            problems[field] = p
+    if role not in ROLES:
+        problems["role"] = f"Choose one of {', '.join(ROLES)}."
+    if password is not None or password_required:
+        p = new_password_problem(password, username=username if isinstance(username, str) else "",
+                                 email=clean or "", first_name=first_name if isinstance(first_name, str) else "",
+                                 last_name=last_name if isinstance(last_name, str) else "")
+        if p:
+            problems["password"] = p
+    return problems, clean
+
+
+def create_user(username, email, password=None, *, first_name="", last_name="", role="viewer",
+                email_verified=False, provider="password", actor: User | None = None,
+                event: str = "user_create") -> User:
+    """Create a person after checking every rule. `password=None` leaves them without a
+    password (they set one from a confirmation link). Raises ValidationFailed or Conflict."""
+    first_name = first_name or ""
+    last_name = last_name or ""
+    problems, clean = _check_new_account(username, email, password, first_name, last_name, role,
+                                         password_required=False)
+    if problems:
+        raise ValidationFailed(problems)
+    username = unicodedata.normalize("NFKC", username)
+    _refuse_taken(normalise(username), normalise(clean) if clean else None)
+    try:
+        with database.atomic():
+            user = User.create(
+                username=username, username_key=normalise(username), email=clean,
+                email_key=normalise(clean) if clean else None, first_name=first_name.strip(),
+                last_name=last_name.strip(),
+                password_hash=hash_new_password(password) if password is not None else None,
+                role=role, email_verified=email_verified, provider=provider)
+            hook().keystead_event(event=event, actor=actor or user, target=user, outcome="success",
+                                  details={"role": role})
+    except IntegrityError:
+        # Another request took the name or email between the check and the insert.
+        raise _taken_error(normalise(username), normalise(clean) if clean else None) from None
+    return user
+
+
+def _taken_error(username_key: str, email_key: str | None) -> Conflict:
+    fields = {}
+    if User.select().where(User.username_key == username_key).exists():
+        fields["username"] = "This username is taken."
+    if email_key and User.select().where(User.email_key == email_key).exists():
+        fields["email"] = "This email address is already in use."
+    fields = fields or {"username": "This username is taken."}
+    return Conflict("; ".join(fields.values()), fields, code="taken")
+
+
+def _refuse_taken(username_key: str, email_key: str | None) -> None:
+    q = User.select().where(User.username_key == username_key)
+    if email_key:
+        q = User.select().where((User.username_key == username_key) | (User.email_key == email_key))
+    if q.exists():
+        raise _taken_error(username_key, email_key)
+
+
+def register_user(username, email, password, first_name="", last_name="") -> User:
+    """Self-registration (Sign Up page and POST /auth/register).
+
+    The very first account becomes an administrator even when SelfRegistration is off;
+    after that SelfRegistration decides and new people get DefaultUserRole.
+    """
+    s = settings()
+    problems, _ = _check_new_account(username, email, password, first_name or "", last_name or "",
+                                     "viewer", password_required=True)
+    if problems:
+        raise ValidationFailed(problems)
+    first = user_count() == 0
+    if not first and not (s["Password.SelfRegistration"] and registration_provider_allows()):
+        raise Forbidden("Sign-up is closed; ask an administrator for an account.",
+                        code="registration_closed")
+    role = "administrator" if first else s["Authorization.DefaultUserRole"]
+    # The first account is verified: nobody could verify it for them.
+    verified = first or not s["Password.RequireEmailVerification"]
+    return create_user(username, email, password, first_name=first_name, last_name=last_name,
+                       role=role, email_verified=verified, event="signup")
+
+
+def registration_provider_allows() -> bool:
+    from .plugins import active_providers
+    return any(p.supports_registration for p in active_providers())
+
+
+def self_registration_open() -> bool:
+    """Whether the Sign Up page is offered now."""
+    return user_count() == 0 or (settings()["Password.SelfRegistration"] and registration_provider_allows())
+
+
+# ---------------------------------------------------------------- changes
+
+def may_edit_info(actor: User, target: User) -> bool:
+    """UserInfoEditableBy: AdminAndSelf lets people edit their own names and email."""
+    if actor.is_admin:
+        return True
+    return actor.id == target.id and settings()["Authorization.UserInfoEditableBy"] == "AdminAndSelf"
+
+
+def update_user_info(actor: User, target: User, *, email=None, first_name=None, last_name=None) -> User:
+    """Change names and email (None leaves a field as it is)."""
+    if not may_edit_info(actor, target):
+        raise Forbidden("Only an administrator can change this information.", code="not_editable")
+    problems: dict[str, str] = {}
+    changes: dict = {}
+    for field, value in (("first_name", first_name), ("last_name", last_name)):
+        if value is None:
+            continue
+        if p := name_problem(value):
+            problems[field] = p
+        else:
+            changes[field] = value.strip()
+    if email is not None:
+        try:
+            clean = clean_email(email)
+        except ValueError as e:
+            problems["email"] = str(e)
+        else:
+            if normalise(clean) != target.email_key:
+                if User.select().where((User.email_key == normalise(clean)) & (User.id != target.id)).exists():
+                    problems["email"] = "This email address is already in use."
+                changes.update(email=clean, email_key=normalise(clean))
+                if not actor.is_admin and settings()["Password.RequireEmailVerification"]:
+                    changes["email_verified"] = False
+    if problems:
+        raise ValidationFailed(problems)
+    if changes:
+        try:
+            with database.atomic():
+                User.update(**changes).where(User.id == target.id).execute()
+                hook().keystead_event(event="user_update", actor=actor, target=target, outcome="success",
+                                      details={"fields": sorted(k for k in changes if not k.endswith("_key"))})
+        except IntegrityError:
+            raise Conflict("This email address is already in use.",
+                           {"email": "This email address is already in use."}, code="taken") from None
+    return User.get_by_id(target.id)
+
+
+def set_password(user: User, new_password: str, *, event: str, actor: User | None = None) -> User:
+    """Set a new password after checking the rules, ending every session and token of the
+    person (the caller issues fresh ones where the person stays signed in)."""
+    from .tokens import revoke_user_tokens
+    if p := new_password_problem(new_password, username=user.username, email=user.email or "",
+                                 first_name=user.first_name, last_name=user.last_name):
+        raise ValidationFailed({"new_password": p})
+    with database.atomic():
+        User.update(password_hash=hash_new_password(new_password),
+                    session_epoch=User.session_epoch + 1).where(User.id == user.id).execute()
+        revoke_user_tokens(user)
+        hook().keystead_event(event=event, actor=actor or user, target=user, outcome="success", details={})
+    return User.get_by_id(user.id)
+
+
+def require_password_provider(user: User) -> None:
+    """Refuse password changes for people whose provider keeps no password here."""
+    info = current_app.extensions["keystead.providers"].get(user.provider)
+    if info is None or not info.supports_password_change:
+        raise Conflict("Your password is managed by your sign-in provider and cannot be changed here.",
+                       code="password_managed_elsewhere")
+
+
+def change_password(user: User, current_password: str, new_password: str) -> User:
+    """A person changes their own password, proving the current one."""
+    require_password_provider(user)
+    if not isinstance(current_password, str) or not check_user_password(user, current_password):
+        raise ValidationFailed({"current_password": "The current password is not correct."})
+    return set_password(user, new_password, event="password_change")
+
+
+def delete_own_account(user: User, password: str) -> None:
+    if not isinstance(password, str) or not check_user_password(user, password):
+        raise ValidationFailed({"password": "The password is not correct."})
+    delete_user(user, actor=user)
+
+
+def _refuse_last_administrator(target: User, action: str) -> None:
+    if target.is_admin and administrator_count() <= 1:
+        raise Conflict(f"{target.username} is the last administrator and cannot be {action}; "
+                       "make someone else an administrator first.", code="last_administrator")
+
+
+def delete_user(target: User, actor: User | None = None) -> None:
+    """Delete a person and everything of theirs (memberships, tokens, links, identities)."""
+    _refuse_last_administrator(target, "deleted")
+    with database.atomic():
+        hook().keystead_event(event="user_delete", actor=actor, target=target, outcome="success",
+                              details={"username": target.username})
+        target.delete_instance(recursive=True)
+
+
+def set_role(target: User, role: str, actor: User | None = None) -> User:
+    if role not in ROLES:
+        raise ValidationFailed({"role": f"Choose one of {', '.join(ROLES)}."})
+    if role == target.role:
+        return target
+    if role != "administrator":
+        _refuse_last_administrator(target, "demoted")
+    with database.atomic():
+        User.update(role=role, session_epoch=User.session_epoch + 1).where(User.id == target.id).execute()
+        hook().keystead_event(event="role_change", actor=actor, target=target, outcome="success",
+                              details={"from": target.role, "to": role})
+    return User.get_by_id(target.id)
+
+
+def set_locked(target: User, locked: bool, actor: User | None = None) -> User:
+    """Lock (sessions end and tokens stop working at once) or unlock a person."""
+    from .tokens import revoke_user_tokens
+    if locked == target.locked:
+        return target
+    if locked:
+        _refuse_last_administrator(target, "locked")
+    with database.atomic():
+        if locked:
+            User.update(locked=True, session_epoch=User.session_epoch + 1).where(User.id == target.id).execute()
+            revoke_user_tokens(target)
+        else:
+            User.update(locked=False).where(User.id == target.id).execute()
+        hook().keystead_event(event="lock" if locked else "unlock", actor=actor, target=target,
+                              outcome="success", details={})
+    return User.get_by_id(target.id)
+
+
+def end_browser_sessions(user: User) -> None:
+    """Make every copy of the person's session cookies invalid (logout everywhere)."""
+    User.update(session_epoch=User.session_epoch + 1).where(User.id == user.id).execute()
+
+
+def record_login(user: User) -> User:
+    User.update(last_login_at=utcnow()).where(User.id == user.id).execute()
+    return User.get_by_id(user.id)
+
+
+def search_users(q: str = "", page: int = 1, per_page: int = 50):
+    """A page of people matching `q` (username, email or name), and the total."""
+    query = User.select()
+    if q:
+        needle = normalise(q.strip())
+        query = query.where(User.username_key.contains(needle) | User.email_key.contains(needle)
+                            | fn.LOWER(User.first_name).contains(needle)
+                            | fn.LOWER(User.last_name).contains(needle))
+    total = query.count()
+    rows = list(query.order_by(User.username_key).paginate(page, per_page))
+    return rows, total

@@ -1,0 +1,347 @@
+"""Configuration: `keystead.toml` in the instance folder plus `KEYSTEAD_<SECTION>_<KEY>`
+environment overrides, checked against one table of settings (SPEC 3).
+
+Every setting is declared once in SETTINGS with its default and its check; an invalid
+value raises ConfigError with one line naming the section, key, value and what is allowed.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import sys
+import tomllib
+from dataclasses import dataclass
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+log = logging.getLogger("keystead")
+
+CONFIG_FILE = "keystead.toml"
+ENV_PREFIX = "KEYSTEAD_"
+
+
+class ConfigError(Exception):
+    """A setting that refuses start-up; str() is the one line shown to the operator."""
+
+
+# ---------------------------------------------------------------- value checks
+# Each check takes the raw value and returns the clean one, or raises ValueError with
+# the "allowed" part of the message.
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> int:
+    """'90s', '5m', '8h', '7d' (or a whole number of seconds) -> seconds, at least 1."""
+    if isinstance(value, bool):
+        raise ValueError("a duration such as 90s, 5m, 8h or 7d")
+    if isinstance(value, int):
+        seconds = value
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    else:
+        raise ValueError("a duration such as 90s, 5m, 8h or 7d")
+    if seconds < 1:
+        raise ValueError("a duration of at least 1s")
+    return seconds
+
+
+def _integer(low: int | None = None, high: int | None = None) -> Callable[[Any], int]:
+    if high is not None:
+        allowed = f"a whole number from {low} to {high}"
+    else:
+        allowed = f"a whole number of at least {low}"
+
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(allowed)
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ValueError(allowed)
+        return value
+    return check
+
+
+def _boolean(value):
+    if isinstance(value, bool):
+        return value
+    raise ValueError("true or false")
+
+
+def _text(value):
+    if isinstance(value, str):
+        return value
+    raise ValueError("a string")
+
+
+def _optional_text(value):
+    if value is None or isinstance(value, str):
+        return value or None
+    raise ValueError("a string")
+
+
+def _choice(*options: str) -> Callable[[Any], str]:
+    def check(value):
+        if isinstance(value, str):
+            for option in options:
+                if value.lower() == option.lower():
+                    return option
+        raise ValueError("one of " + ", ".join(options))
+    return check
+
+
+def _http_url(value):
+    if isinstance(value, str):
+        parts = urlsplit(value)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            return value.rstrip("/")
+    raise ValueError("an http:// or https:// URL")
+
+
+def _optional_http_url(value):
+    return None if value in (None, "") else _http_url(value)
+
+
+def _database_url(value):
+    if isinstance(value, str) and re.match(r"^[a-z0-9+]+://", value):
+        return value
+    raise ValueError("a database URL such as sqlite:///keystead.db or postgresql://user@host/db")
+
+
+def _providers(value):
+    names = [value] if isinstance(value, str) else value
+    if (isinstance(names, list) and names
+            and all(isinstance(n, str) and re.match(r"^[a-z][a-z0-9_-]*$", n) for n in names)):
+        return list(dict.fromkeys(names))  # keep order, drop repeats
+    raise ValueError('a provider name such as "password", or a list such as ["password", "oidc"]')
+
+
+def _email_tls(value):
+    # Accepted spellings: none/false (plain SMTP), starttls/true, tls/ssl (implicit TLS).
+    if value is None or value is False:
+        return "none"
+    if value is True:
+        return "starttls"
+    if isinstance(value, str):
+        low = value.lower()
+        if low in ("none", "false", "off", ""):
+            return "none"
+        if low in ("starttls", "true"):
+            return "starttls"
+        if low in ("tls", "ssl"):
+            return "tls"
+    raise ValueError("none, starttls or tls")
+
+
+def _optional_port(value):
+    if value is None:
+        return None
+    return _integer(1, 65535)(value)
+
+
+def _rate_limit_storage(value):
+    if isinstance(value, str) and re.match(r"^[a-z0-9+]+://", value):
+        return value
+    raise ValueError("a Flask-Limiter storage URI such as memory:// or redis://host:6379")
+
+
+@dataclass(frozen=True)
+class Setting:
+    default: Any
+    check: Callable[[Any], Any]
+    # A duration setting is kept as seconds.
+
+
+SETTINGS: dict[str, Setting] = {
+    "Server.DatabaseURL": Setting("sqlite:///keystead.db", _database_url),
+    "Server.PublicURL": Setting("http://127.0.0.1:8000", _http_url),
+    "Server.RequireAuthentication": Setting(True, _boolean),
+    "Server.RateLimits": Setting(True, _boolean),
+    "Server.RateLimitStorage": Setting("memory://", _rate_limit_storage),
+    "Server.TrustedProxies": Setting(0, _integer(0, 10)),
+    "Server.SecretKey": Setting(None, _optional_text),
+    "Authentication.Provider": Setting(["password"], _providers),
+    "Authentication.Lifetime": Setting("24h", parse_duration),
+    "Authentication.Inactivity": Setting("8h", parse_duration),
+    "Authentication.AccessTokenLifetime": Setting("60m", parse_duration),
+    "Authentication.RefreshTokenLifetime": Setting("7d", parse_duration),
+    "Password.MinimumScore": Setting(0, _integer(0, 4)),
+    "Password.MinimumLength": Setting(8, _integer(6, 1024)),
+    "Password.RejectCommon": Setting(True, _boolean),
+    "Password.SelfRegistration": Setting(True, _boolean),
+    "Password.RequireEmailVerification": Setting(False, _boolean),
+    "Password.WebSudoMode": Setting(True, _boolean),
+    "Password.WebSudoModeDuration": Setting("5m", parse_duration),
+    "Password.BcryptRounds": Setting(12, _integer(4, 16)),
+    "Password.LockoutThreshold": Setting(10, _integer(0, 100)),
+    "Password.LockoutDuration": Setting("15m", parse_duration),
+    "Authorization.DefaultUserRole": Setting("viewer", _choice("viewer", "publisher")),
+    "Authorization.UserInfoEditableBy": Setting("AdminAndSelf", _choice("AdminAndSelf", "Admin")),
+    "Bootstrap.AdminUsername": Setting("admin", _text),
+    "Bootstrap.AdminEmail": Setting(None, _optional_text),
+    "Bootstrap.AdminPassword": Setting(None, _optional_text),
+    "Email.Host": Setting(None, _optional_text),
+    "Email.Port": Setting(None, _optional_port),
+    "Email.Username": Setting(None, _optional_text),
+    "Email.Password": Setting(None, _optional_text),
+    "Email.Sender": Setting(None, _optional_text),
+    "Email.TLS": Setting("none", _email_tls),
+    "Documents.MaxBytes": Setting(10485760, _integer(1)),
+    "OIDC.Issuer": Setting(None, _optional_http_url),
+    "OIDC.ClientId": Setting(None, _optional_text),
+    "OIDC.ClientSecret": Setting(None, _optional_text),
+    "OIDC.Scopes": Setting("openid email profile", _text),
+    "OIDC.UsernameClaim": Setting("preferred_username", _text),
+    "OIDC.EmailClaim": Setting("email", _text),
+    "OIDC.GroupsClaim": Setting("groups", _text),
+    "OIDC.Title": Setting("Log in with OpenID Connect", _text),
+}
+
+# Settings whose values must never be printed (in errors, logs or `keystead config`).
+SECRET_SETTINGS = {"Server.SecretKey", "Bootstrap.AdminPassword", "Email.Password", "OIDC.ClientSecret"}
+
+_BY_LOWER = {name.lower(): name for name in SETTINGS}
+
+
+class Settings:
+    """The checked settings of one app, read as settings["Password.MinimumScore"]."""
+
+    def __init__(self, values: dict[str, Any], instance_path: str):
+        self._values = values
+        self.instance_path = instance_path
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def items(self):
+        return self._values.items()
+
+    @property
+    def providers(self) -> list[str]:
+        return self._values["Authentication.Provider"]
+
+    @property
+    def public_https(self) -> bool:
+        return self._values["Server.PublicURL"].startswith("https://")
+
+
+def _shown(name: str, value: Any) -> str:
+    if name in SECRET_SETTINGS:
+        return "(hidden)"
+    return repr(value) if not isinstance(value, str) else f'"{value}"'
+
+
+def env_value(raw: str) -> Any:
+    """An environment value is TOML when it parses as one (2, true, ["a"]), else a plain string."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _flatten_toml(data: dict, source: str) -> dict[str, Any]:
+    flat = {}
+    for section, keys in data.items():
+        if not isinstance(keys, dict):
+            raise ConfigError(f"{source}: '{section}' must be a [section] of settings")
+        for key, value in keys.items():
+            name = _BY_LOWER.get(f"{section}.{key}".lower())
+            if name is None:
+                raise ConfigError(f"{source}: unknown setting {section}.{key}; "
+                                  f"see the settings table in README.md")
+            flat[name] = value
+    return flat
+
+
+def read_settings(instance_path: str, environ=None, overrides: dict | None = None) -> Settings:
+    """Defaults, then keystead.toml, then KEYSTEAD_* variables, then `overrides` (tests)."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {name: s.default for name, s in SETTINGS.items()}
+    path = os.path.join(instance_path, CONFIG_FILE)
+    if os.path.exists(path):
+        try:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path}: not valid TOML: {e}") from None
+        raw.update(_flatten_toml(data, path))
+    for env_name, env_raw in environ.items():
+        if not env_name.startswith(ENV_PREFIX) or env_name == "KEYSTEAD_INSTANCE":
+            continue
+        name = _env_setting(env_name)
+        if name is None:
+            if env_name not in ("KEYSTEAD_TRACE",):
+                log.warning("ignoring %s: no such setting", env_name)
+            continue
+        raw[name] = env_value(env_raw)
+    for name, value in (overrides or {}).items():
+        if name not in SETTINGS:
+            raise ConfigError(f"unknown setting {name}")
+        raw[name] = value
+    values = {}
+    for name, setting in SETTINGS.items():
+        try:
+            values[name] = setting.check(raw[name])
+        except ValueError as e:
+            section, key = name.split(".")
+            raise ConfigError(f"invalid setting {section}.{key} = {_shown(name, raw[name])}: "
+                              f"allowed is {e}") from None
+    return Settings(values, instance_path)
+
+
+def _env_setting(env_name: str) -> str | None:
+    rest = env_name[len(ENV_PREFIX):].lower()
+    for name in SETTINGS:
+        if name.replace(".", "_").lower() == rest:
+            return name
+    return None
+
+
+def default_instance_path() -> str:
+    """KEYSTEAD_INSTANCE, or instance/ beside wsgi.py (the project root)."""
+    configured = os.environ.get("KEYSTEAD_INSTANCE")
+    if configured:
+        return os.path.abspath(configured)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.join(root, "instance")
+
+
+def load_secret_key(settings: Settings) -> str:
+    """Server.SecretKey, or the key generated once into the instance folder.
+
+    Several workers may start at once: the file is written aside and linked into place,
+    so exactly one key wins and every worker reads that one.
+    """
+    if settings["Server.SecretKey"]:
+        return settings["Server.SecretKey"]
+    import secrets
+    path = os.path.join(settings.instance_path, "secret_key")
+    if not os.path.exists(path):
+        tmp = f"{path}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    with open(path) as f:
+        key = f.read().strip()
+    if len(key) < 32:
+        raise ConfigError(f"{path}: the secret key is shorter than 32 characters; "
+                          "delete the file to generate a new one")
+    return key
+
+
+@contextlib.contextmanager
+def exit_on_config_error():
+    """Turn a ConfigError into its one line on stderr and exit status 2 (wsgi.py, CLI)."""
+    try:
+        yield
+    except ConfigError as e:
+        print(f"keystead: configuration error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None

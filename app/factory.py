@@ -1,0 +1,94 @@
+"""The pieces create_app puts together, in order."""
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+
+from flask import Flask
+
+from . import db as dbmod
+from .config import ConfigError, default_instance_path, load_secret_key, read_settings
+from .migrations import upgrade
+from .plugins import make_plugin_manager, start_providers
+
+log = logging.getLogger("keystead")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def build_app(test_config, instance_path, plugins) -> Flask:
+    instance_path = os.path.abspath(instance_path or default_instance_path())
+    try:
+        os.makedirs(instance_path, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create the instance folder {instance_path}: {e}") from None
+    settings = read_settings(instance_path, overrides=test_config)
+
+    app = Flask("app", instance_path=instance_path, root_path=os.path.join(ROOT, "app"),
+                template_folder=os.path.join(ROOT, "templates"))
+    _configure_logging(app)
+    secret_key = load_secret_key(settings)
+    https = settings.public_https
+    app.config.update(
+        SECRET_KEY=secret_key,
+        # Documents may be large; JSON bodies are limited separately (app/api/jsonbody.py).
+        MAX_CONTENT_LENGTH=settings["Documents.MaxBytes"] + 64 * 1024,
+        MAX_FORM_MEMORY_SIZE=1024 * 1024,
+        MAX_FORM_PARTS=100,
+        SESSION_COOKIE_NAME="__Host-keystead" if https else "keystead_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=https,
+        SESSION_COOKIE_PATH="/",
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings["Authentication.Lifetime"]),
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session it belongs to
+        WTF_CSRF_SSL_STRICT=https,
+        PREFERRED_URL_SCHEME="https" if https else "http",
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["keystead.settings"] = settings
+    app.extensions["keystead.secret_key"] = secret_key
+
+    if settings["Server.TrustedProxies"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        n = settings["Server.TrustedProxies"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
+
+    database = dbmod.init_app(app, settings["Server.DatabaseURL"], instance_path)
+    try:
+        upgrade(database)
+    except Exception as e:  # a database that cannot be reached or written refuses start-up
+        raise ConfigError(f"invalid setting Server.DatabaseURL: the database cannot be opened "
+                          f"or upgraded: {e}") from None
+
+    pm = make_plugin_manager(plugins)
+    app.extensions["keystead"] = pm
+    app.extensions["keystead.providers"] = start_providers(app, pm, settings)
+
+    from .web import init_app as init_web
+    from .api import init_app as init_api
+    from .cli import init_app as init_cli
+    init_web(app)
+    init_api(app)
+    init_cli(app)
+    for blueprints in pm.hook.keystead_blueprints(settings=settings):
+        for bp in blueprints or ():
+            app.register_blueprint(bp)
+
+    with app.app_context():
+        from .bootstrap import ensure_configured_admin
+        ensure_configured_admin()
+        if not settings["Server.RequireAuthentication"]:
+            log.warning("Server.RequireAuthentication is false: every unauthenticated request acts "
+                        "as the administrator %s. Never run like this where others can connect.",
+                        settings["Bootstrap.AdminUsername"])
+    return app
+
+
+def _configure_logging(app: Flask) -> None:
+    logger = logging.getLogger("keystead")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)

@@ -1,0 +1,99 @@
+"""The provider contract: every hook Keystead calls, in the order of a login's life.
+
+A plugin implements some of these with `@hookimpl` (``from app import hookimpl``) and is
+registered through the entry-point group ``keystead.providers``, the built-in providers
+included. Hooks that choose one answer are ``firstresult``: the first non-None result wins
+and the rest are not called; a provider answers None for anything that is not its own
+(the provider name is always passed explicitly). The others collect every result in a list.
+"""
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("keystead")
+hookimpl = pluggy.HookimplMarker("keystead")
+
+
+# ---------------------------------------------------------------- start-up
+
+@hookspec
+def keystead_provider_info():
+    """Describe the provider this plugin offers, if any.
+
+    Called at start-up and for ``GET /api/v1/providers``. Return a
+    :class:`app.identity.ProviderInfo` (name, title, availability and what it supports),
+    or None for a plugin that provides no login (an event observer, a password policy).
+    All results are collected; two plugins may not claim one name.
+    """
+
+
+@hookspec
+def keystead_startup(app, settings):
+    """Prepare the plugin for serving, once per app, after the settings are read and the
+    named providers are known to be installed and available.
+
+    ``settings`` is the checked :class:`app.config.Settings`; a provider is active when its
+    name is in ``settings.providers``. Raise :class:`app.identity.ProviderUnavailable` with
+    what to install or configure to refuse start-up (an active provider missing a setting).
+    Results are ignored.
+    """
+
+
+@hookspec
+def keystead_blueprints(settings):
+    """Return a list of Flask blueprints to register (a provider's login start and
+    callback routes, for example). Called once at start-up for every plugin; the lists
+    are joined. Routes are registered whether or not the provider is active; they should
+    answer 404 when it is not."""
+
+
+# ---------------------------------------------------------------- login
+
+@hookspec(firstresult=True)
+def keystead_authenticate(provider, username, password):
+    """Check a username (or email) and password for the provider named ``provider``.
+
+    Called on each login with a password, once for each active provider that supports
+    passwords, in the order of Authentication.Provider. Return an
+    :class:`app.identity.Identity` when the credentials are right, or None (not mine, or
+    wrong). Stops at the first non-None result. Take the same time for an unknown user as
+    for a wrong password. Raise :class:`app.errors.ProviderError` to stop the login with a
+    message (a directory server that cannot be reached, say).
+    """
+
+
+@hookspec(firstresult=True)
+def keystead_map_identity(identity):
+    """Return the local :class:`app.models.User` for an authenticated ``identity``.
+
+    Called after every successful authentication, by password or redirect. The core's own
+    implementation (app/identities.py) links (provider, subject) to one local user,
+    creating it on first login; a plugin may answer first to map differently. Stops at the
+    first non-None result.
+    """
+
+
+@hookspec
+def keystead_validate_password(password, user_inputs):
+    """Check a new password beyond the built-in rules (length, common list, zxcvbn).
+
+    Called whenever a password is set: sign-up, change, reset, confirmation, creation by an
+    administrator. ``user_inputs`` are the person's username, email and names. Return a
+    message (str) that refuses the password, or None. Every result is collected; the first
+    message is shown.
+    """
+
+
+# ---------------------------------------------------------------- events
+
+@hookspec
+def keystead_event(event, actor, target, outcome, details):
+    """Observe an account event after the change it reports.
+
+    ``event`` is one of signup, user_create, login, login_failed, lockout, logout, password_change,
+    password_reset, role_change, lock, unlock, user_delete, user_update, group_change;
+    ``actor`` and ``target`` are User objects or None; ``outcome`` is "success" or
+    "failure"; ``details`` is a dict of non-secret facts (the client address, the provider,
+    the submitted username of a failed login). Called within the request, in the same
+    transaction as the change where there is one. Results are ignored.
+    """

@@ -1,0 +1,88 @@
+"""Single-use links (SPEC 4): email verification (24 hours), confirmation of an account
+made without a password (7 days) and password reset (1 hour).
+
+The URL carries a signed id; the OneTimeLink row makes it single-use (an atomic consume)
+and binds it to the password hash it was made under, so a password change spends it.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from . import passwords
+from .errors import ServiceError
+from .models import OneTimeLink, User, database, utcnow
+
+LIFETIMES = {"verify": 24 * 3600, "confirm": 7 * 24 * 3600, "reset": 3600}
+PATHS = {"verify": "/verify-email/", "confirm": "/confirm/", "reset": "/reset-password/"}
+
+
+class InvalidLink(ServiceError):
+    status = 400
+    code = "invalid_link"
+
+    def __init__(self, message: str = "This link is invalid, has expired or was already used.",
+                 fields: dict | None = None):
+        super().__init__(message, fields or {"token": message})
+
+
+def _serializer(purpose: str) -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.extensions["keystead.secret_key"], salt=f"keystead.link.{purpose}")
+
+
+def make_link_token(user: User, purpose: str) -> str:
+    """A new single-use token for `purpose`; earlier unused links of the same purpose end."""
+    link_id = secrets.token_urlsafe(24)
+    with database.atomic():
+        OneTimeLink.update(used_at=utcnow()).where(
+            (OneTimeLink.user == user.id) & (OneTimeLink.purpose == purpose)
+            & OneTimeLink.used_at.is_null()).execute()
+        OneTimeLink.create(id=link_id, user=user.id, purpose=purpose,
+                           expires_at=int(time.time()) + LIFETIMES[purpose],
+                           password_fingerprint=passwords.fingerprint(user.password_hash))
+    return _serializer(purpose).dumps(link_id)
+
+
+def link_url(token: str, purpose: str) -> str:
+    """The full address of a link, built from Server.PublicURL."""
+    base = current_app.extensions["keystead.settings"]["Server.PublicURL"]
+    return base + PATHS[purpose] + token
+
+
+def make_link(user: User, purpose: str) -> str:
+    return link_url(make_link_token(user, purpose), purpose)
+
+
+def _valid_row(token, purpose: str) -> tuple[OneTimeLink, User]:
+    if not isinstance(token, str) or not token or len(token) > 512:
+        raise InvalidLink()
+    try:
+        link_id = _serializer(purpose).loads(token)
+    except (BadSignature, UnicodeError, ValueError):
+        raise InvalidLink() from None
+    row = OneTimeLink.get_or_none((OneTimeLink.id == str(link_id)) & (OneTimeLink.purpose == purpose))
+    if row is None or row.used_at is not None or row.expires_at <= time.time():
+        raise InvalidLink()
+    user = User.get_or_none(User.id == row.user_id)
+    if user is None or row.password_fingerprint != passwords.fingerprint(user.password_hash):
+        raise InvalidLink()
+    return row, user
+
+
+def peek_link(token, purpose: str) -> User:
+    """The user of a valid, unused link, without spending it (to show the page)."""
+    return _valid_row(token, purpose)[1]
+
+
+def consume_link(token, purpose: str) -> User:
+    """Spend a link once; a second use (even a racing one) raises InvalidLink.
+    Call inside the transaction of the change the link allows."""
+    row, user = _valid_row(token, purpose)
+    spent = (OneTimeLink.update(used_at=utcnow())
+             .where((OneTimeLink.id == row.id) & OneTimeLink.used_at.is_null()).execute())
+    if not spent:
+        raise InvalidLink()
+    return user

@@ -1,0 +1,70 @@
+"""Mail over SMTP from the Email settings: plain-text and HTML bodies, STARTTLS or TLS.
+
+Without Email.Host nothing is sent (administrators copy links instead). A failure to send
+is logged and reported to the caller; it never undoes the account change that asked for it.
+"""
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from flask import current_app, render_template
+
+log = logging.getLogger("keystead")
+SMTP_TIMEOUT = 15
+
+
+def mail_configured() -> bool:
+    return bool(current_app.extensions["keystead.settings"]["Email.Host"])
+
+
+def send_mail(to: str, subject: str, text: str, html: str | None = None) -> bool:
+    """Send one message; True when the server accepted it. Never raises for SMTP trouble."""
+    s = current_app.extensions["keystead.settings"]
+    host = s["Email.Host"]
+    if not host:
+        return False
+    sender = s["Email.Sender"] or f"keystead@{host}"
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Message-ID"] = make_msgid(domain="keystead")
+    msg.set_content(text)
+    if html:
+        msg.add_alternative(html, subtype="html")
+    tls = s["Email.TLS"]
+    port = s["Email.Port"] or {"tls": 465, "starttls": 587}.get(tls, 25)
+    try:
+        if tls == "tls":
+            smtp = smtplib.SMTP_SSL(host, port, timeout=SMTP_TIMEOUT, context=ssl.create_default_context())
+        else:
+            smtp = smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT)
+        with smtp:
+            if tls == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if s["Email.Username"]:
+                smtp.login(s["Email.Username"], s["Email.Password"] or "")
+            smtp.send_message(msg)
+        return True
+    except (OSError, smtplib.SMTPException) as e:
+        # The address is personal data but needed to act on the failure; the body (with
+        # its link) is never logged.
+        log.error("could not send mail %r to %s via %s:%s: %s", subject, to, host, port, e)
+        return False
+
+
+def send_link_mail(user, purpose: str, url: str) -> bool:
+    """Mail a verification, confirmation or reset link to `user` from templates/email/."""
+    if not user.email:
+        return False
+    subjects = {"verify": "Verify your email address", "confirm": "Set your password",
+                "reset": "Reset your password"}
+    context = {"user": user, "url": url, "purpose": purpose,
+               "public_url": current_app.extensions["keystead.settings"]["Server.PublicURL"]}
+    text = render_template(f"email/{purpose}.txt", **context)
+    html = render_template(f"email/{purpose}.html", **context)
+    return send_mail(user.email, f"Keystead: {subjects[purpose]}", text, html)

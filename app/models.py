@@ -1,0 +1,151 @@
+"""Peewee models: people, groups and memberships, and the records that tokens, one-time
+links, login throttling and external identities need.
+
+All models bind to `database`, a proxy initialised by the app factory from
+Server.DatabaseURL (see app/db.py). Columns ending in `_key` hold the normalised form
+(NFKC, case-folded) that uniqueness and look-ups use; the database enforces it.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from peewee import (BooleanField, CharField, DatabaseProxy, DateTimeField, ForeignKeyField,
+                    IntegerField, Model, TextField)
+
+database = DatabaseProxy()
+
+ROLES = ("viewer", "publisher", "administrator")
+
+
+def utcnow() -> datetime:
+    """Now in UTC, without tzinfo (as stored); see `iso` for output."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def iso(value: datetime | None) -> str | None:
+    """A stored UTC datetime as ISO 8601 with a Z."""
+    if value is None:
+        return None
+    return value.replace(microsecond=0).isoformat() + "Z"
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class SchemaVersion(BaseModel):
+    """One row per applied migration (app/migrations)."""
+    version = IntegerField(primary_key=True)
+    name = TextField()
+    applied_at = DateTimeField(default=utcnow)
+
+
+class User(BaseModel):
+    username = CharField(max_length=64)
+    username_key = CharField(max_length=64, unique=True)
+    email = CharField(max_length=320, null=True)
+    email_key = CharField(max_length=320, null=True, unique=True)
+    first_name = CharField(max_length=100, default="")
+    last_name = CharField(max_length=100, default="")
+    password_hash = CharField(max_length=100, null=True)  # None: no password set (yet)
+    role = CharField(max_length=20, default="viewer", index=True)
+    locked = BooleanField(default=False)
+    email_verified = BooleanField(default=False)
+    provider = CharField(max_length=64, default="password")
+    # Bumped to end every browser session of this person (logout, password change, lock...).
+    session_epoch = IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+    last_login_at = DateTimeField(null=True)
+
+    # Flask-Login: the session remembers "id:epoch", so bumping session_epoch ends every
+    # copy of every session cookie of this person at once.
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return not self.locked
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_epoch}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "administrator"
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+    @property
+    def status(self) -> str:
+        if self.locked:
+            return "locked"
+        if self.password_hash is None and self.provider == "password":
+            return "unconfirmed"
+        return "active"
+
+
+class Group(BaseModel):
+    name = CharField(max_length=100)
+    name_key = CharField(max_length=100, unique=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class Membership(BaseModel):
+    user = ForeignKeyField(User, backref="memberships", on_delete="CASCADE")
+    group = ForeignKeyField(Group, backref="memberships", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("user", "group"), True), (("group",), False))
+
+
+class Token(BaseModel):
+    """An issued API token. The signed token carries only `id`; this row says whether it
+    still holds. A refresh token and the access tokens issued with it share a `family`."""
+    id = CharField(max_length=64, primary_key=True)
+    user = ForeignKeyField(User, backref="tokens", on_delete="CASCADE")
+    kind = CharField(max_length=10)  # access | refresh
+    family = CharField(max_length=64, index=True)
+    expires_at = IntegerField()  # epoch seconds
+    revoked = BooleanField(default=False)
+    used = BooleanField(default=False)  # a refresh token that was already exchanged
+    created_at = DateTimeField(default=utcnow)
+
+
+class OneTimeLink(BaseModel):
+    """A single-use link (email verification, confirmation, password reset)."""
+    id = CharField(max_length=64, primary_key=True)
+    user = ForeignKeyField(User, backref="links", on_delete="CASCADE")
+    purpose = CharField(max_length=10)  # verify | confirm | reset
+    expires_at = IntegerField()
+    used_at = DateTimeField(null=True)
+    # A digest of the password hash when the link was made: a changed password spends it.
+    password_fingerprint = CharField(max_length=64)
+    created_at = DateTimeField(default=utcnow)
+
+
+class LoginThrottle(BaseModel):
+    """Failed-login counts per submitted (normalised) name, whether or not it exists."""
+    key = CharField(max_length=400, primary_key=True)
+    failures = IntegerField(default=0)  # in a row, since the last success or lockout
+    locked_until = IntegerField(default=0)  # epoch seconds
+    window_start = IntegerField(default=0)  # start of the current hour-long window
+    window_failures = IntegerField(default=0)
+
+
+class ExternalIdentity(BaseModel):
+    """An identity at an outside provider (provider name + subject) linked to a local user."""
+    provider = CharField(max_length=64)
+    subject = CharField(max_length=255)
+    user = ForeignKeyField(User, backref="identities", on_delete="CASCADE")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("provider", "subject"), True),)
+
+
+MODELS = [SchemaVersion, User, Group, Membership, Token, OneTimeLink, LoginThrottle,
+          ExternalIdentity]

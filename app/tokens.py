@@ -1,0 +1,120 @@
+"""API tokens (SPEC 6): signed with itsdangerous, recorded in the database so they can be
+revoked at once, rotated on refresh with reuse detection.
+
+The signed string carries only the record's id; the record says whose it is, what kind it
+is, when it expires and whether it still holds. Access and refresh tokens use different
+salts, so one never passes as the other.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from .errors import ServiceError
+from .models import Token, User, database
+
+MAX_TOKEN_LENGTH = 512
+
+
+class InvalidToken(ServiceError):
+    """Expired, tampered, revoked or malformed: one answer for all."""
+    status = 401
+    code = "invalid_token"
+
+    def __init__(self, message: str = "The token is invalid or has expired."):
+        super().__init__(message)
+
+
+def _serializer(kind: str) -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.extensions["keystead.secret_key"], salt=f"keystead.token.{kind}")
+
+
+def _settings():
+    return current_app.extensions["keystead.settings"]
+
+
+def _record(user: User, kind: str, family: str, lifetime: int) -> str:
+    token_id = secrets.token_urlsafe(24)
+    Token.create(id=token_id, user=user.id, kind=kind, family=family, expires_at=int(time.time()) + lifetime)
+    return _serializer(kind).dumps(token_id)
+
+
+def issue_token_pair(user: User, family: str | None = None) -> dict:
+    """A new access and refresh token for `user`, in `family` (a new one for a login)."""
+    family = family or secrets.token_urlsafe(16)
+    access_life = _settings()["Authentication.AccessTokenLifetime"]
+    with database.atomic():
+        access = _record(user, "access", family, access_life)
+        refresh = _record(user, "refresh", family, _settings()["Authentication.RefreshTokenLifetime"])
+    return {"access_token": access, "refresh_token": refresh, "token_type": "bearer",
+            "expires_in": access_life}
+
+
+def _token_id(token, kind: str) -> str | None:
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    try:
+        token_id = _serializer(kind).loads(token)
+    except (BadSignature, UnicodeError, ValueError):
+        return None
+    return token_id if isinstance(token_id, str) else None
+
+
+def user_for_access_token(token: str) -> tuple[User, Token] | None:
+    """The (user, token record) an access token stands for, or None when it does not hold."""
+    token_id = _token_id(token, "access")
+    if token_id is None:
+        return None
+    row = (Token.select(Token, User).join(User)
+           .where((Token.id == token_id) & (Token.kind == "access") & (Token.revoked == False)  # noqa: E712
+                  & (Token.expires_at > int(time.time())) & (User.locked == False))  # noqa: E712
+           .first())
+    return (row.user, row) if row else None
+
+
+def refresh_token_pair(refresh_token: str) -> dict:
+    """Exchange a refresh token for a new pair. A refresh token works once: presenting a
+    spent one again means it was stolen or replayed, and its whole family is revoked."""
+    token_id = _token_id(refresh_token, "refresh")
+    if token_id is None:
+        raise InvalidToken()
+    reused_family = None
+    with database.atomic():
+        row = Token.get_or_none((Token.id == token_id) & (Token.kind == "refresh"))
+        if row is None or row.revoked and not row.used or row.expires_at <= time.time():
+            raise InvalidToken()
+        spent = (Token.update(used=True, revoked=True)
+                 .where((Token.id == token_id) & (Token.used == False)).execute())  # noqa: E712
+        if not spent:
+            reused_family = row.family
+            revoke_family(reused_family)  # committed with this block, before the refusal
+        else:
+            user = User.get_or_none(User.id == row.user_id)
+            if user is None or user.locked:
+                raise InvalidToken()
+            # The family's earlier access tokens end with the refresh token they came with.
+            Token.update(revoked=True).where((Token.family == row.family) & (Token.kind == "access")).execute()
+            pair = issue_token_pair(user, family=row.family)
+    if reused_family:
+        raise InvalidToken()
+    return pair
+
+
+def revoke_family(family: str) -> None:
+    Token.update(revoked=True).where(Token.family == family).execute()
+
+
+def revoke_user_tokens(user: User, except_family: str | None = None) -> None:
+    """Revoke every token of `user` (but those of `except_family`, the caller's own)."""
+    q = Token.update(revoked=True).where((Token.user == user.id) & (Token.revoked == False))  # noqa: E712
+    if except_family:
+        q = q.where(Token.family != except_family)
+    q.execute()
+
+
+def prune_expired_tokens() -> int:
+    """Delete records of tokens that expired over a day ago (they can never hold again)."""
+    return Token.delete().where(Token.expires_at < int(time.time()) - 86400).execute()

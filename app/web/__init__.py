@@ -1,0 +1,124 @@
+"""The browser side: Flask-Login, CSRF on every form, session limits, security headers,
+HTML error pages, and the page blueprints (auth pages, profile)."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, render_template, request
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from ..models import User
+from .session import check_session_age, load_session_user
+
+log = logging.getLogger("keystead")
+csrf = CSRFProtect()
+
+
+def init_app(app: Flask) -> None:
+    login_manager = LoginManager()
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to see this page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(load_session_user)
+    login_manager.request_loader(_development_mode_user)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+    from . import account, auth
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
+
+    @app.before_request
+    def _session_limits():
+        if not request.path.startswith("/api/") and not request.path.startswith("/static/"):
+            check_session_age()
+
+    @app.context_processor
+    def _template_globals():
+        from ..plugins import active_providers
+        s = app.extensions["keystead.settings"]
+        return {"development_mode": not s["Server.RequireAuthentication"],
+                "active_providers": active_providers()}
+
+    app.after_request(_security_headers)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+
+
+def _development_mode_user(request_):
+    """Server.RequireAuthentication = false: anonymous visitors act as the administrator."""
+    from flask import current_app
+    s = current_app.extensions["keystead.settings"]
+    if s["Server.RequireAuthentication"]:
+        return None
+    from ..accounts import normalise
+    return User.get_or_none(User.username_key == normalise(s["Bootstrap.AdminUsername"]))
+
+
+def _security_headers(response):
+    from flask import current_app
+    h = response.headers
+    h.setdefault("Content-Security-Policy",
+                 "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                 "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("X-Frame-Options", "DENY")
+    # Links carry tokens in their paths: never send them on as a Referer.
+    h.setdefault("Referrer-Policy", "no-referrer")
+    if current_app.extensions["keystead.settings"].public_https:
+        h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if not request.path.startswith("/static/"):
+        h["Cache-Control"] = "no-store"
+        h.add("Vary", "Cookie")
+        h.add("Vary", "Authorization")
+    return response
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _csrf_error(e: CSRFError):
+    if _wants_json():
+        from ..api.errors import error_response
+        return error_response(400, "csrf_failed", "The CSRF token is missing or invalid.")
+    return render_template("error.html", status=400, title="The form has expired",
+                           message="The form was missing its security token or it had expired. "
+                                   "Go back, reload the page and try again."), 400
+
+
+def _http_error(e: HTTPException):
+    if _wants_json():
+        from ..api.errors import http_error_response
+        return http_error_response(e)
+    if e.code is None or e.code < 400:
+        return e
+    response = render_template("error.html", status=e.code, title=e.name, message=e.description)
+    return response, e.code
+
+
+def _unexpected_error(e: Exception):
+    from peewee import OperationalError
+    if isinstance(e, OperationalError) and "locked" in str(e).lower():
+        # SQLite stayed busy past its timeout: say so and let the client retry.
+        log.warning("database busy: %s", e)
+        if _wants_json():
+            from ..api.errors import error_response
+            resp = error_response(503, "unavailable", "The server is busy; try again shortly.")
+        else:
+            resp = (render_template("error.html", status=503, title="Busy",
+                                    message="The server is busy; try again shortly."), 503)
+        from flask import make_response
+        resp = make_response(resp)
+        resp.headers["Retry-After"] = "2"
+        return resp
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    if _wants_json():
+        from ..api.errors import error_response
+        return error_response(500, "internal_error", "Something went wrong on the server.")
+    return render_template("error.html", status=500, title="Something went wrong",
+                           message="Something went wrong on the server. It has been logged."), 500

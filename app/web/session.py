@@ -1,0 +1,93 @@
+"""Browser sessions: Flask-Login with a per-user epoch, Lifetime and Inactivity limits,
+and web sudo (password re-entry) for sensitive actions."""
+from __future__ import annotations
+
+import functools
+import time
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from ..models import User
+
+SUDO_KEY = "sudo_until"
+
+
+def _settings():
+    return current_app.extensions["keystead.settings"]
+
+
+def load_session_user(session_id: str) -> User | None:
+    """Flask-Login's user_loader: "id:epoch" holds only while the epoch matches."""
+    try:
+        user_id, epoch = (int(part) for part in session_id.split(":"))
+    except (ValueError, AttributeError):
+        return None
+    user = User.get_or_none(User.id == user_id)
+    if user is None or user.session_epoch != epoch or user.locked:
+        return None
+    return user
+
+
+def start_session(user: User) -> None:
+    """A new session for `user`: nothing of the anonymous session is kept (no fixation)."""
+    session.clear()
+    session.permanent = True
+    login_user(user, remember=False, fresh=True)
+    now = int(time.time())
+    session["login_at"] = now
+    session["seen_at"] = now
+
+
+def end_session() -> None:
+    logout_user()
+    session.clear()
+
+
+def check_session_age() -> None:
+    """Before each browser request: end a session past Lifetime or idle past Inactivity."""
+    if not current_user.is_authenticated or "login_at" not in session:
+        return
+    now = int(time.time())
+    s = _settings()
+    if (now - session.get("login_at", 0) > s["Authentication.Lifetime"]
+            or now - session.get("seen_at", 0) > s["Authentication.Inactivity"]):
+        end_session()
+        flash("Your session has ended. Please log in again.", "info")
+        return
+    if now - session.get("seen_at", 0) >= 30:  # rewrite the cookie at most twice a minute
+        session["seen_at"] = now
+
+
+def sudo_active() -> bool:
+    if not _settings()["Password.WebSudoMode"]:
+        return True
+    return session.get(SUDO_KEY, 0) > time.time()
+
+
+def grant_sudo() -> None:
+    session[SUDO_KEY] = int(time.time()) + _settings()["Password.WebSudoModeDuration"]
+
+
+def sudo_required(view):
+    """Send the person to /sudo to re-enter their password (WebSudoMode), then back."""
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if not sudo_active():
+            return redirect(url_for("auth.sudo", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def safe_next(target: str | None, default: str = "/profile") -> str:
+    """`target` when it is a path on this site, else `default` (no open redirects)."""
+    if not target or not isinstance(target, str):
+        return default
+    target = target.strip()
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in target):
+        return default
+    return target
