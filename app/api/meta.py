@@ -8,6 +8,9 @@ from ..plugins import provider_infos
 
 bp = Blueprint("api_meta", __name__)
 
+# OpenAPI path items for the routes of this module, merged by app/api/openapi.py.
+OPENAPI_PATHS: dict = {}
+
 
 @bp.get("/health")
 def health():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, render_template, request
-from flask_login import LoginManager, current_user
+from flask import Flask, render_template, request
+from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -27,9 +27,10 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from . import account, auth
+    from . import account, admin, auth
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(admin.bp)
 
     @app.before_request
     def _session_limits():
@@ -40,8 +41,11 @@ def init_app(app: Flask) -> None:
     def _template_globals():
         from ..plugins import active_providers
         s = app.extensions["keystead.settings"]
+        from ..accounts import self_registration_open
         return {"development_mode": not s["Server.RequireAuthentication"],
-                "active_providers": active_providers()}
+                "active_providers": active_providers(),
+                "registration_open": self_registration_open,  # called only where shown
+                "has_endpoint": lambda name: name in app.view_functions}
 
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_error)

@@ -1,0 +1,6 @@
+from flask import Blueprint
+
+bp = Blueprint("api_groups", __name__)
+
+# OpenAPI path items for the routes of this module, merged by app/api/openapi.py.
+OPENAPI_PATHS: dict = {}

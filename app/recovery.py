@@ -1,0 +1,101 @@
+"""Email verification, password reset and account confirmation: the flows behind the
+single-use links (app/links.py), shared by the browser pages, the API and the CLI."""
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import current_app
+
+from .accounts import normalise, require_password_provider, set_password, settings
+from .errors import Conflict
+from .links import consume_link, make_link, peek_link
+from .mail import mail_configured, send_link_mail
+from .models import User, database
+
+log = logging.getLogger("keystead")
+
+
+def send_verification_email(user: User) -> tuple[str, bool]:
+    """Make a fresh verification link and mail it; (url, whether the mail went out)."""
+    url = make_link(user, "verify")
+    return url, send_link_mail(user, "verify", url)
+
+
+def send_confirmation_email(user: User) -> tuple[str, bool]:
+    """A fresh confirmation link (set a first password, 7 days); mailed when Email is set."""
+    url = make_link(user, "confirm")
+    return url, (send_link_mail(user, "confirm", url) if mail_configured() else False)
+
+
+def send_reset_email(user: User) -> tuple[str, bool]:
+    """A fresh reset link (1 hour); mailed when Email is set."""
+    url = make_link(user, "reset")
+    return url, (send_link_mail(user, "reset", url) if mail_configured() else False)
+
+
+def request_password_reset(email) -> None:
+    """Mail a reset link if `email` belongs to a person who can reset here; say nothing
+    either way. The mail goes out from a background thread, so the answer takes the same
+    time whether or not the address is known."""
+    if not isinstance(email, str) or not email.strip() or len(email) > 320:
+        return
+    user = User.get_or_none(User.email_key == normalise(email.strip()))
+    if user is None or user.locked:
+        return
+    try:
+        require_password_provider(user)
+    except Conflict:
+        return
+    url = make_link(user, "reset")
+    _in_background(send_link_mail, user, "reset", url)
+
+
+def _in_background(fn, *args):
+    app = current_app._get_current_object()
+
+    def run():
+        with app.app_context():
+            try:
+                fn(*args)
+            except Exception:  # a background failure is logged, never lost silently
+                log.exception("background mail failed")
+    threading.Thread(target=run, daemon=True, name="keystead-mail").start()
+
+
+def verify_email(token) -> User:
+    """Spend a verification link and mark the address verified."""
+    with database.atomic():
+        user = consume_link(token, "verify")
+        User.update(email_verified=True).where(User.id == user.id).execute()
+    return User.get_by_id(user.id)
+
+
+def reset_password(token, new_password) -> User:
+    """Spend a reset link and set the new password; every session and token of the person
+    ends. A refused password leaves the link unspent."""
+    with database.atomic():
+        user = consume_link(token, "reset")
+        user = set_password(user, new_password, event="password_reset")
+        # Following a mailed link proves the address.
+        User.update(email_verified=True).where(User.id == user.id).execute()
+    return User.get_by_id(user.id)
+
+
+def confirm_account(token, new_password) -> User:
+    """Spend a confirmation link: the person sets their first password."""
+    with database.atomic():
+        user = consume_link(token, "confirm")
+        user = set_password(user, new_password, event="password_reset")
+        User.update(email_verified=True).where(User.id == user.id).execute()
+    return User.get_by_id(user.id)
+
+
+def link_user(token, purpose: str) -> User:
+    """The person a still-valid link belongs to (for showing its page); InvalidLink else."""
+    return peek_link(token, purpose)
+
+
+def verification_required(user: User) -> bool:
+    return (settings()["Password.RequireEmailVerification"] and not user.email_verified
+            and user.provider == "password")
