@@ -29,8 +29,8 @@ def keystead_provider_info():
 
 @hookspec
 def keystead_startup(app, settings):
-    """Prepare the plugin for serving, once per app, after the settings are read and the
-    named providers are known to be installed and available.
+    """Prepare the plugin for serving. Called once per app, after the settings are read
+    and the named providers are known to be installed and available.
 
     ``settings`` is the checked :class:`app.config.Settings`; a provider is active when its
     name is in ``settings.providers``. Raise :class:`app.identity.ProviderUnavailable` with
@@ -42,8 +42,8 @@ def keystead_startup(app, settings):
 @hookspec
 def keystead_blueprints(settings):
     """Return a list of Flask blueprints to register (a provider's login start and
-    callback routes, for example). Called once at start-up for every plugin; the lists
-    are joined. Routes are registered whether or not the provider is active; they should
+    callback routes, for example). Called once at start-up; every plugin's lists are
+    joined. Routes are registered whether or not the provider is active; they should
     answer 404 when it is not."""
 
 

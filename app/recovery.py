@@ -51,6 +51,18 @@ def request_password_reset(email) -> None:
     _in_background(send_link_mail, user, "reset", url)
 
 
+def request_verification_email(email) -> None:
+    """Mail a fresh verification link if `email` belongs to a person who still has to
+    verify it; say nothing either way (the mail goes out in the background, as above)."""
+    if not isinstance(email, str) or not email.strip() or len(email) > 320:
+        return
+    user = User.get_or_none(User.email_key == normalise(email.strip()))
+    if user is None or user.locked or not verification_required(user):
+        return
+    url = make_link(user, "verify")
+    _in_background(send_link_mail, user, "verify", url)
+
+
 def _in_background(fn, *args):
     app = current_app._get_current_object()
 

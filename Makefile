@@ -1,0 +1,38 @@
+# Keystead: the two set-up commands are `make serve` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: serve test install install-test clean
+
+# A stamp per install kind, redone when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+## serve: install, create instance/ (secret key, database, administrator), serve on :8000
+serve: install
+	$(BIN)/keystead init
+	$(BIN)/keystead serve --bind 127.0.0.1:8000
+
+## test: install the test extras and run the whole suite (again on PostgreSQL when
+## KEYSTEAD_TEST_POSTGRES_URL names a server, as .ci/run does)
+test: install-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@if [ -n "$$KEYSTEAD_TEST_POSTGRES_URL" ]; then \
+	  echo "== the suite again on PostgreSQL ($$KEYSTEAD_TEST_POSTGRES_URL)"; \
+	  $(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS); \
+	fi
+
+clean:
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,95 @@
+"""The browser forms. They check shape only (a field is present, two new passwords match,
+nothing absurdly long); every rule about usernames, emails and passwords lives in the
+service functions (app/accounts.py, app/login.py, app/recovery.py), which the API and the
+CLI share. `show_service_error` puts a ServiceError's messages beside the fields they name.
+"""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms.validators import EqualTo, InputRequired, Length
+
+from ..errors import ServiceError
+
+# Far above every real limit (SPEC 4: passwords up to 1,024 characters, emails 320): the
+# service gives the precise message; this only keeps absurd input out.
+LONG = 4096
+
+
+def _required(message: str):
+    return InputRequired(message=message)
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username or email", validators=[_required("Enter your username or email."),
+                                                            Length(max=LONG)])
+    password = PasswordField("Password", validators=[_required("Enter your password."),
+                                                     Length(max=LONG)])
+
+
+class RegisterForm(FlaskForm):
+    username = StringField("Username", validators=[_required("Choose a username."), Length(max=LONG)])
+    email = EmailField("Email", validators=[_required("Enter your email address."), Length(max=LONG)])
+    first_name = StringField("First name (optional)", validators=[Length(max=LONG)])
+    last_name = StringField("Last name (optional)", validators=[Length(max=LONG)])
+    password = PasswordField("Password", validators=[_required("Choose a password."), Length(max=LONG)])
+    password_confirm = PasswordField("Repeat the password", validators=[
+        _required("Repeat the password."), EqualTo("password", message="The two passwords differ.")])
+
+
+class EmailRequestForm(FlaskForm):
+    """One email address: ask for a reset link or a new verification link."""
+    email = EmailField("Email", validators=[_required("Enter your email address."), Length(max=LONG)])
+
+
+class SetPasswordForm(FlaskForm):
+    """A new password twice: reset and confirmation links."""
+    new_password = PasswordField("New password", validators=[_required("Choose a password."),
+                                                             Length(max=LONG)])
+    new_password_confirm = PasswordField("Repeat the new password", validators=[
+        _required("Repeat the password."), EqualTo("new_password", message="The two passwords differ.")])
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[
+        _required("Enter your current password."), Length(max=LONG)])
+    new_password = PasswordField("New password", validators=[_required("Choose a password."),
+                                                             Length(max=LONG)])
+    new_password_confirm = PasswordField("Repeat the new password", validators=[
+        _required("Repeat the password."), EqualTo("new_password", message="The two passwords differ.")])
+
+
+class SudoForm(FlaskForm):
+    password = PasswordField("Password", validators=[_required("Enter your password."), Length(max=LONG)])
+
+
+class ProfileForm(FlaskForm):
+    first_name = StringField("First name", validators=[Length(max=LONG)])
+    last_name = StringField("Last name", validators=[Length(max=LONG)])
+    email = EmailField("Email", validators=[_required("Enter your email address."), Length(max=LONG)])
+
+
+class DeleteAccountForm(FlaskForm):
+    password = PasswordField("Password", validators=[_required("Enter your password."), Length(max=LONG)])
+    confirm = BooleanField("I understand that my account and everything of mine will be deleted",
+                           validators=[_required("Tick the box to confirm.")])
+
+
+def add_error(form: FlaskForm, name: str | None, message: str) -> None:
+    """Put `message` beside the field `name`, or at the top of the form."""
+    if name and name in form and name != "csrf_token":
+        field = form[name]
+        field.errors = [*field.errors, message]
+    else:
+        form.form_errors = [*form.form_errors, message]
+
+
+def show_service_error(form: FlaskForm, error: ServiceError, aliases: dict[str, str] | None = None) -> None:
+    """Show each of `error.fields` beside its form field (`aliases` renames service field
+    names onto this form's, e.g. password -> new_password); the rest at the top."""
+    aliases = aliases or {}
+    if not error.fields:
+        add_error(form, None, error.message)
+        return
+    for name, message in error.fields.items():
+        add_error(form, aliases.get(name, name), message)

@@ -1,0 +1,1 @@
+"""Provider plugins used only by the tests, registered through create_app(plugins=...)."""
