@@ -11,6 +11,7 @@ from . import db as dbmod
 from .config import ConfigError, default_instance_path, load_secret_key, read_settings
 from .migrations import upgrade
 from .plugins import make_plugin_manager, start_providers
+from .ratelimits import apply_limits, make_limiter
 
 log = logging.getLogger("keystead")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -65,6 +66,8 @@ def build_app(test_config, instance_path, plugins) -> Flask:
     app.extensions["keystead"] = pm
     app.extensions["keystead.providers"] = start_providers(app, pm, settings)
 
+    limiter = make_limiter(app)
+    app.extensions["keystead.limiter"] = limiter
     from .web import init_app as init_web
     from .api import init_app as init_api
     from .cli import init_app as init_cli
@@ -74,6 +77,7 @@ def build_app(test_config, instance_path, plugins) -> Flask:
     for blueprints in pm.hook.keystead_blueprints(settings=settings):
         for bp in blueprints or ():
             app.register_blueprint(bp)
+    apply_limits(app, limiter)
 
     with app.app_context():
         from .bootstrap import ensure_configured_admin

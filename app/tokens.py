@@ -63,16 +63,56 @@ def _token_id(token, kind: str) -> str | None:
     return token_id if isinstance(token_id, str) else None
 
 
-def user_for_access_token(token: str) -> tuple[User, Token] | None:
-    """The (user, token record) an access token stands for, or None when it does not hold."""
+def user_for_access_token(token: str) -> tuple[User, "TokenRef"] | None:
+    """The (user, token reference) an access token stands for, or None when it does not
+    hold: unknown, revoked, expired, of another kind, or its user locked."""
     token_id = _token_id(token, "access")
     if token_id is None:
         return None
-    row = (Token.select(Token, User).join(User)
-           .where((Token.id == token_id) & (Token.kind == "access") & (Token.revoked == False)  # noqa: E712
-                  & (Token.expires_at > int(time.time())) & (User.locked == False))  # noqa: E712
-           .first())
-    return (row.user, row) if row else None
+    return _ACCESS_LOOKUP.run(token_id, int(time.time()))
+
+
+class TokenRef:
+    """What a request needs of the access token it came with."""
+    __slots__ = ("id", "family")
+
+    def __init__(self, token_id: str, family: str):
+        self.id, self.family = token_id, family
+
+
+class _AccessLookup:
+    """Every API call takes this path, so its SQL is compiled once per database and run
+    with parameters: the ORM's query building and hydration cost more than the query
+    itself (PERFORMANCE.md). The query is written with the ORM, so it follows the models."""
+
+    def _compile(self, db):
+        query = (User.select(User, Token.id.alias("token_id"), Token.family.alias("token_family"))
+                 .join(Token, on=(Token.user == User.id))
+                 .where((Token.id == "\0id") & (Token.kind == "access") & (Token.revoked == False)  # noqa: E712
+                        & (Token.expires_at > -424242) & (User.locked == False)))  # noqa: E712
+        sql, params = db.get_sql_context().sql(query).query()
+        slots = [params.index("\0id"), params.index(-424242)]
+        converters = [f.python_value for f in User._meta.sorted_fields]
+        db.keystead_access_lookup = (sql, params, slots, converters)  # kept with its database
+        return db.keystead_access_lookup
+
+    def run(self, token_id: str, now: int):
+        db = database.obj
+        compiled = getattr(db, "keystead_access_lookup", None) or self._compile(db)
+        sql, params, (id_slot, now_slot), converters = compiled
+        values = list(params)
+        values[id_slot], values[now_slot] = token_id, now
+        row = db.execute_sql(sql, values).fetchone()
+        if row is None:
+            return None
+        n = len(converters)
+        user = User(**{f.name: convert(v) for f, convert, v in
+                       zip(User._meta.sorted_fields, converters, row[:n])})
+        user._dirty.clear()
+        return user, TokenRef(row[n], row[n + 1])
+
+
+_ACCESS_LOOKUP = _AccessLookup()
 
 
 def refresh_token_pair(refresh_token: str) -> dict:
