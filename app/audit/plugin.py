@@ -1,0 +1,51 @@
+"""The audit plugin: records every `keystead_event`, the core's and any provider's.
+
+It runs inside the caller's transaction (the services fire events within `database.atomic()`),
+so an event and the change it reports are committed together or not at all.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+from flask import has_request_context, request
+
+from ..hookspecs import hookimpl
+from .models import AuditEvent
+
+# Keys whose values are never written, whatever a plugin passes.
+_SECRET_KEY = re.compile(r"pass|secret|token|otp|code|key|hash", re.I)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def clean(value):
+    """A value safe to store and show: secrets dropped, control characters removed."""
+    if isinstance(value, dict):
+        return {str(k): ("(hidden)" if _SECRET_KEY.search(str(k)) else clean(v)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    if isinstance(value, str):
+        return _CONTROL.sub("?", value)[:200]
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return clean(str(value))
+
+
+def _client(details: dict) -> str | None:
+    if details.get("client"):
+        return str(details["client"])[:64]
+    if has_request_context():
+        return (request.remote_addr or "")[:64] or None  # ProxyFix applied TrustedProxies
+    return None
+
+
+@hookimpl
+def keystead_event(event, actor, target, outcome, details):
+    details = dict(details or {})
+    client = _client(details)
+    details.pop("client", None)
+    AuditEvent.create(
+        event=str(event)[:32], outcome=str(outcome)[:10],
+        actor_id=getattr(actor, "id", None), actor_name=getattr(actor, "username", None),
+        target_id=getattr(target, "id", None), target_name=getattr(target, "username", None),
+        client=client, details=json.dumps(clean(details), sort_keys=True))
