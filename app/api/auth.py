@@ -1,5 +1,6 @@
-"""Who is calling the API: `Authorization: Bearer <access token>` only. Session cookies
-are never read here, so a browser session cannot act on the API (nor a token in a page)."""
+"""Who is calling the API: `Authorization: Bearer <access token>` or `Authorization: Key
+<personal API key>`. Session cookies are never read here, so a browser session cannot act
+on the API (nor a token in a page)."""
 from __future__ import annotations
 
 import functools
@@ -8,6 +9,7 @@ from flask import current_app, g, request
 
 from ..errors import Forbidden, ServiceError
 from ..models import User
+from ..apikeys import user_for_api_key
 from ..tokens import InvalidToken, user_for_access_token
 
 
@@ -16,7 +18,8 @@ class AuthenticationRequired(ServiceError):
     code = "authentication_required"
 
     def __init__(self):
-        super().__init__("Send an access token: Authorization: Bearer <token>.")
+        super().__init__("Send an access token (Authorization: Bearer <token>) or an API key "
+                         "(Authorization: Key <key>).")
 
 
 def current_api_user() -> User | None:
@@ -28,12 +31,18 @@ def current_api_user() -> User | None:
     user = token = None
     if header:
         scheme, _, credential = header.partition(" ")
-        if scheme.lower() != "bearer" or not credential.strip():
+        scheme, credential = scheme.lower(), credential.strip()
+        if scheme == "bearer" and credential:
+            found = user_for_access_token(credential)
+            if found is None:
+                raise InvalidToken()
+            user, token = found
+        elif scheme == "key" and credential:
+            user = user_for_api_key(credential)
+            if user is None:
+                raise InvalidToken("The API key is invalid or was revoked.")
+        else:
             raise InvalidToken()
-        found = user_for_access_token(credential.strip())
-        if found is None:
-            raise InvalidToken()
-        user, token = found
     elif not current_app.extensions["keystead.settings"]["Server.RequireAuthentication"]:
         from ..web import _development_mode_user
         user = _development_mode_user(request)

@@ -13,7 +13,8 @@ from ..models import iso, utcnow
 from .models import AuditEvent
 
 EVENTS = ("signup", "user_create", "login", "login_failed", "lockout", "logout", "password_change",
-          "password_reset", "role_change", "lock", "unlock", "user_update", "user_delete", "group_change")
+          "password_reset", "role_change", "lock", "unlock", "user_update", "user_delete", "group_change",
+          "api_key_create", "api_key_revoke")
 CSV_COLUMNS = ("time", "event", "outcome", "actor", "target", "client", "details")
 
 
