@@ -12,9 +12,10 @@ from flask import current_app, request
 
 from . import throttle
 from .accounts import record_login, settings
-from .errors import AccountLocked, AuthenticationFailed, EmailNotVerified
+from .errors import AccountLocked, AuthenticationFailed, EmailNotVerified, ServiceError
 from .models import User, database
 from .plugins import hook, password_providers
+from .totp import check_second_factor, totp_enabled
 
 
 def client_address() -> str | None:
@@ -34,25 +35,36 @@ def authenticate_identity(login, password):
     return None
 
 
-def log_in_with_password(login, password) -> User:
-    """Check credentials and return the user; raise AccountLocked, AuthenticationFailed or
-    EmailNotVerified. Records the login or the failure (and a resulting lockout)."""
+class SecondFactorRequired(ServiceError):
+    """The password was right and the person has two-factor authentication on: a code is
+    needed (the API's `otp`, or the browser's second step, which catches this)."""
+    status = 401
+    code = "otp_required"
+
+    def __init__(self, user: User):
+        super().__init__("Enter the code from your authenticator app (or a recovery code).",
+                         {"otp": "Enter the code from your authenticator app."})
+        self.user = user
+
+
+class WrongSecondFactor(ServiceError):
+    status = 401
+    code = "invalid_otp"
+
+    def __init__(self):
+        super().__init__("The code is not correct.", {"otp": "The code is not correct."})
+
+
+def log_in_with_password(login, password, otp=None) -> User:
+    """Check credentials (and the second factor, when the person has one) and return the
+    user; raise AccountLocked, AuthenticationFailed, EmailNotVerified,
+    SecondFactorRequired or WrongSecondFactor. Records the login or the failure (and a
+    resulting lockout)."""
     key = throttle.throttle_key(login)
-    details = {"client": client_address(), "username": key[:64]}
-    remaining = throttle.seconds_locked(key)
-    if remaining:
-        hook().keystead_event(event="login_failed", actor=None, target=None, outcome="failure",
-                              details={**details, "reason": "locked_out"})
-        raise AccountLocked("Too many failed logins. Try again later.", retry_after=remaining)
+    _refuse_locked_out(key)
     identity = authenticate_identity(login, password) if isinstance(password, str) else None
     if identity is None:
-        with database.atomic():
-            locked_now = throttle.record_failure(key)
-            hook().keystead_event(event="login_failed", actor=None, target=None, outcome="failure",
-                                  details=details)
-            if locked_now:
-                hook().keystead_event(event="lockout", actor=None, target=None, outcome="failure",
-                                      details=details)
+        _record_failure(key, {"username": key[:64]})
         raise AuthenticationFailed()
     user = hook().keystead_map_identity(identity=identity)
     if user is None:
@@ -62,11 +74,56 @@ def log_in_with_password(login, password) -> User:
     if (not user.email_verified and user.provider == "password"
             and settings()["Password.RequireEmailVerification"]):
         raise EmailNotVerified()
+    if totp_enabled(user):
+        if otp is None or otp == "":
+            raise SecondFactorRequired(user)
+        _check_second_factor(user, key, otp)
+    return _record_login(user, key, identity.provider)
+
+
+def complete_second_factor(user_id: int, code) -> User:
+    """The browser's second step: the password was checked a moment ago (the session
+    remembers whose); now the code. A wrong code counts toward the lockout."""
+    user = User.get_or_none(User.id == user_id)
+    if user is None or user.locked:
+        raise AuthenticationFailed()
+    key = throttle.throttle_key(user.username)
+    _refuse_locked_out(key)
+    _check_second_factor(user, key, code)
+    return _record_login(user, key, user.provider)
+
+
+def _refuse_locked_out(key: str) -> None:
+    remaining = throttle.seconds_locked(key)
+    if remaining:
+        hook().keystead_event(event="login_failed", actor=None, target=None, outcome="failure",
+                              details={"client": client_address(), "username": key[:64], "reason": "locked_out"})
+        raise AccountLocked("Too many failed logins. Try again later.", retry_after=remaining)
+
+
+def _record_failure(key: str, details: dict, target: User | None = None) -> None:
+    details = {"client": client_address(), **details}
+    with database.atomic():
+        locked_now = throttle.record_failure(key)
+        hook().keystead_event(event="login_failed", actor=None, target=target, outcome="failure",
+                              details=details)
+        if locked_now:
+            hook().keystead_event(event="lockout", actor=None, target=target, outcome="failure",
+                                  details=details)
+
+
+def _check_second_factor(user: User, key: str, code) -> None:
+    if not check_second_factor(user, code):
+        _record_failure(key, {"username": key[:64], "reason": "wrong_second_factor"}, target=user)
+        raise WrongSecondFactor()
+
+
+def _record_login(user: User, key: str, provider: str) -> User:
     with database.atomic():
         throttle.record_success(key)
         user = record_login(user)
         hook().keystead_event(event="login", actor=user, target=user, outcome="success",
-                              details={"client": client_address(), "provider": identity.provider})
+                              details={"client": client_address(), "provider": provider})
     return user
 
 

@@ -14,7 +14,7 @@ from .models import AuditEvent
 
 EVENTS = ("signup", "user_create", "login", "login_failed", "lockout", "logout", "password_change",
           "password_reset", "role_change", "lock", "unlock", "user_update", "user_delete", "group_change",
-          "api_key_create", "api_key_revoke")
+          "api_key_create", "api_key_revoke", "totp_enable", "totp_disable", "totp_reset")
 CSV_COLUMNS = ("time", "event", "outcome", "actor", "target", "client", "details")
 
 
