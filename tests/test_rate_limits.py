@@ -2,6 +2,8 @@
 API, off with Server.RateLimits = false."""
 import pytest
 
+from conftest import csrf_from
+
 LOGIN_LIMIT = 60
 
 
@@ -32,7 +34,9 @@ def test_browser_and_api_share_one_bucket(limited_app):
     client = limited_app.test_client()
     for n in range(LOGIN_LIMIT):
         assert _api_login(client, n).status_code == 401
-    r = client.post("/login", data={"username": "x", "password": "y"}, environ_base={"REMOTE_ADDR": "203.0.113.7"})
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    r = client.post("/login", data={"username": "x", "password": "y", "csrf_token": token},
+                    environ_base={"REMOTE_ADDR": "203.0.113.7"})
     assert r.status_code == 429
     assert "Retry-After" in r.headers
 

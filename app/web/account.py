@@ -1,2 +1,142 @@
-from flask import Blueprint
+"""The person's own account page, /profile: what Keystead knows of them, editing names and
+email (per Authorization.UserInfoEditableBy), changing the password and deleting the
+account. Password change and deletion ask for the password again first (WebSudoMode);
+so does changing the email address, which would otherwise let anyone holding a session
+redirect password-reset mail and take the account over."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from .. import accounts, recovery
+from ..errors import Conflict, ServiceError
+from .forms import ChangePasswordForm, DeleteAccountForm, ProfileForm, add_error, show_service_error
+from .session import end_session, grant_sudo, start_session, sudo_active, sudo_required
+
 bp = Blueprint("account", __name__)
+
+SEE_OTHER = 303
+
+
+@bp.app_template_filter("when")
+def when(value) -> str:
+    """A stored UTC datetime for people: "2025-01-31 14:05 UTC", or "never"."""
+    if value is None:
+        return "never"
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+def _can_change_password(user) -> bool:
+    try:
+        accounts.require_password_provider(user)
+    except Conflict:
+        return False
+    return True
+
+
+def _profile_page(status: int = 200, *, profile_form=None, password_form=None, delete_form=None):
+    user = _user()
+    may_edit = accounts.may_edit_info(user, user)
+    if profile_form is None:
+        profile_form = ProfileForm(formdata=None, obj=user)
+    return make_response(render_template(
+        "account/profile.html", user=user, groups=accounts.groups_of(user), may_edit=may_edit,
+        can_change_password=_can_change_password(user), has_password=user.password_hash is not None,
+        sudo_mode=current_app.extensions["keystead.settings"]["Password.WebSudoMode"],
+        sudo_active=sudo_active(), profile_form=profile_form,
+        password_form=password_form or ChangePasswordForm(formdata=None),
+        delete_form=delete_form or DeleteAccountForm(formdata=None)), status)
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    if request.method == "GET":
+        return _profile_page()
+    user = _user()
+    form = ProfileForm()
+    if not accounts.may_edit_info(user, user):
+        form.form_errors.append("Only an administrator can change this information.")
+        return _profile_page(403, profile_form=form)
+    if not form.validate():
+        return _profile_page(400, profile_form=form)
+    email = (form.email.data or "").strip()
+    if not email and user.email is None:
+        email = None  # no address before, none now: leave it
+    if (email is not None and user.email is not None
+            and accounts.normalise(email) != user.email_key and not sudo_active()):
+        add_error(form, "email", "Re-enter your password before changing your email address.")
+        return _profile_page(403, profile_form=form)
+    try:
+        updated = accounts.update_user_info(user, user, email=email, first_name=form.first_name.data or "",
+                                            last_name=form.last_name.data or "")
+    except ServiceError as e:
+        show_service_error(form, e)
+        return _profile_page(e.status, profile_form=form)
+    flash("Your details have been saved.", "success")
+    if updated.email_key != user.email_key and recovery.verification_required(updated):
+        _, sent = recovery.send_verification_email(updated)
+        if sent:
+            flash(f"We sent a link to {updated.email}; follow it to verify the new address.", "info")
+        else:
+            flash("Verify your new email address before you next log in; ask an administrator "
+                  "for a verification link.", "warning")
+    return redirect(url_for("account.profile"), SEE_OTHER)
+
+
+@bp.route("/profile/password", methods=["GET", "POST"])
+@login_required
+@sudo_required
+def change_password():
+    user = _user()
+    form = ChangePasswordForm()
+    can_change = _can_change_password(user)
+    if request.method == "GET" or not can_change:
+        return _password_page(form, can_change, 200 if can_change or request.method == "GET" else 409)
+    if not form.validate():
+        return _password_page(form, can_change, 400)
+    try:
+        updated = accounts.change_password(user, form.current_password.data, form.new_password.data)
+    except ServiceError as e:
+        show_service_error(form, e, {"password": "new_password"})
+        return _password_page(form, can_change, e.status)
+    # The change ended every session of the person (a new epoch); this one goes on, fresh.
+    start_session(updated)
+    grant_sudo()  # they have just proved their password
+    flash("Your password has been changed. Your other sessions have ended.", "success")
+    return redirect(url_for("account.profile"), SEE_OTHER)
+
+
+def _password_page(form, can_change: bool, status: int):
+    return make_response(render_template("account/password.html", form=form, can_change=can_change),
+                         status)
+
+
+@bp.route("/profile/delete", methods=["GET", "POST"])
+@login_required
+@sudo_required
+def delete_account():
+    user = _user()
+    form = DeleteAccountForm()
+    has_password = user.password_hash is not None
+    if request.method == "GET" or not has_password:
+        return _delete_page(form, has_password, 200 if request.method == "GET" else 409)
+    if not form.validate():
+        return _delete_page(form, has_password, 400)
+    try:
+        accounts.delete_own_account(user, form.password.data)
+    except ServiceError as e:
+        show_service_error(form, e)
+        return _delete_page(form, has_password, e.status)
+    end_session()
+    flash("Your account has been deleted.", "success")
+    return redirect(url_for("auth.login"), SEE_OTHER)
+
+
+def _delete_page(form, has_password: bool, status: int):
+    return make_response(render_template("account/delete.html", form=form, has_password=has_password),
+                         status)

@@ -1,2 +1,235 @@
-from flask import Blueprint
+"""Browser pages for getting in and back in: log in and out, sign up, email verification,
+password reset, account confirmation and password re-entry (web sudo). SPEC 5.
+
+Views are thin: the form checks shape, a service function applies the rules, and its
+ServiceError is shown beside the fields it names.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from .. import accounts, recovery, throttle
+from ..errors import AccountLocked, AuthenticationFailed, EmailNotVerified, Forbidden, ServiceError
+from ..links import InvalidLink
+from ..login import client_address, log_in_with_password
+from ..plugins import active_providers, hook, password_providers
+from .forms import EmailRequestForm, LoginForm, RegisterForm, SetPasswordForm, SudoForm, show_service_error
+from .session import end_session, grant_sudo, safe_next, start_session
+
 bp = Blueprint("auth", __name__)
+
+SEE_OTHER = 303  # after a POST, the browser GETs the next page
+
+
+def _settings():
+    return current_app.extensions["keystead.settings"]
+
+
+@bp.app_context_processor
+def _password_hint():
+    def password_hint() -> str:
+        """What a new password needs, from the Password settings (shown beside the field)."""
+        s = _settings()
+        hint = f"At least {s['Password.MinimumLength']} characters; a few unrelated words make a good one."
+        if s["Password.MinimumScore"] >= 3:
+            hint += " It must be hard to guess: avoid names, dates and common words."
+        return hint
+    return {"password_hint": password_hint}
+
+
+def _page(template: str, status: int = 200, **context):
+    return make_response(render_template(template, **context), status)
+
+
+# ---------------------------------------------------------------- log in and out
+
+def _login_page(form: LoginForm, status: int = 200, **context):
+    next_target = request.args.get("next")
+    return _page("auth/login.html", status, form=form,
+                 password_login=bool(password_providers()),
+                 redirect_providers=[p for p in active_providers() if p.login_url],
+                 next=next_target if safe_next(next_target, default="") else None,
+                 **context)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if request.method == "POST":
+        if not password_providers():
+            abort(404)
+        if not form.validate():
+            return _login_page(form, 400)
+        try:
+            user = log_in_with_password(form.username.data, form.password.data)
+        except AuthenticationFailed as e:
+            # One answer for an unknown name and a wrong password (SPEC 4).
+            form.form_errors.append(e.message)
+            return _login_page(form, e.status)
+        except AccountLocked as e:
+            form.form_errors.append(e.message)
+            response = _login_page(form, e.status)
+            if e.retry_after:
+                response.headers["Retry-After"] = str(e.retry_after)
+            return response
+        except EmailNotVerified as e:
+            # Only the right password gets here, so saying so reveals nothing new.
+            resend = EmailRequestForm(formdata=None)
+            if "@" in form.username.data:
+                resend.email.data = form.username.data.strip()
+            form.form_errors.append(e.message)
+            return _login_page(form, e.status, resend_form=resend)
+        start_session(user)
+        return redirect(safe_next(request.args.get("next")), SEE_OTHER)
+    return _login_page(form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    if current_user.is_authenticated:
+        user = current_user._get_current_object()
+        # Bump the session epoch: every copy of this person's cookie stops working.
+        accounts.end_browser_sessions(user)
+        hook().keystead_event(event="logout", actor=user, target=user, outcome="success",
+                              details={"client": client_address(), "via": "browser"})
+    end_session()
+    flash("You have logged out.", "success")
+    return redirect(url_for("auth.login"), SEE_OTHER)
+
+
+# ---------------------------------------------------------------- sign up
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if not accounts.self_registration_open():
+        return _page("auth/register_closed.html", 404)
+    form = RegisterForm()
+    if request.method == "GET" or not form.validate():
+        return _page("auth/register.html", 400 if request.method == "POST" else 200, form=form)
+    try:
+        user = accounts.register_user(form.username.data, form.email.data, form.password.data,
+                                      first_name=form.first_name.data or "",
+                                      last_name=form.last_name.data or "")
+    except Forbidden as e:
+        if e.code == "registration_closed":  # closed between showing the form and sending it
+            return _page("auth/register_closed.html", 404)
+        raise
+    except ServiceError as e:
+        show_service_error(form, e)
+        return _page("auth/register.html", e.status, form=form)
+    if recovery.verification_required(user):
+        _, sent = recovery.send_verification_email(user)
+        return _page("auth/check_mail.html", 201, email=user.email, sent=sent)
+    user = accounts.record_login(user)
+    hook().keystead_event(event="login", actor=user, target=user, outcome="success",
+                          details={"client": client_address(), "provider": "password", "via": "signup"})
+    start_session(user)
+    flash(f"Welcome, {user.username}. Your account is ready.", "success")
+    return redirect(url_for("account.profile"), SEE_OTHER)
+
+
+# ---------------------------------------------------------------- email verification
+
+@bp.route("/verify-email/<token>")
+def verify_email(token):
+    try:
+        user = recovery.verify_email(token)
+    except InvalidLink:
+        return _invalid_link("verify")
+    return _page("auth/verified.html", email=user.email)
+
+
+@bp.route("/verify-email", methods=["GET", "POST"])
+def resend_verification():
+    form = EmailRequestForm()
+    if request.method == "POST":
+        if not form.validate():
+            return _page("auth/verify_request.html", 400, form=form)
+        recovery.request_verification_email(form.email.data)
+        # The same answer whatever was typed: it never tells whether an account exists.
+        return _page("auth/request_sent.html", purpose="verify")
+    return _page("auth/verify_request.html", form=form)
+
+
+# ---------------------------------------------------------------- password reset and confirmation
+
+@bp.route("/reset-password", methods=["GET", "POST"])
+def request_reset():
+    form = EmailRequestForm()
+    if request.method == "POST":
+        if not form.validate():
+            return _page("auth/reset_request.html", 400, form=form)
+        recovery.request_password_reset(form.email.data)
+        return _page("auth/request_sent.html", purpose="reset")
+    return _page("auth/reset_request.html", form=form)
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+def reset_password(token):
+    return _set_password_page(token, "reset", recovery.reset_password,
+                              "Your password has been changed. Log in with the new one.")
+
+
+@bp.route("/confirm/<token>", methods=["GET", "POST"])
+def confirm(token):
+    return _set_password_page(token, "confirm", recovery.confirm_account,
+                              "Your password is set. You can log in now.")
+
+
+def _set_password_page(token: str, purpose: str, spend, done_message: str):
+    """GET: the new-password form while the link holds. POST: spend the link and set the
+    password; a refused password leaves the link usable."""
+    try:
+        user = recovery.link_user(token, purpose)
+    except InvalidLink:
+        return _invalid_link(purpose)
+    form = SetPasswordForm()
+    if request.method == "POST":
+        if not form.validate():
+            return _page("auth/set_password.html", 400, form=form, purpose=purpose, user=user)
+        try:
+            spend(token, form.new_password.data)
+        except InvalidLink:  # spent by a racing request
+            return _invalid_link(purpose)
+        except ServiceError as e:
+            show_service_error(form, e, {"password": "new_password"})
+            return _page("auth/set_password.html", e.status, form=form, purpose=purpose, user=user)
+        flash(done_message, "success")
+        return redirect(url_for("auth.login"), SEE_OTHER)
+    return _page("auth/set_password.html", form=form, purpose=purpose, user=user)
+
+
+def _invalid_link(purpose: str):
+    return _page("auth/invalid_link.html", 400, purpose=purpose)
+
+
+# ---------------------------------------------------------------- web sudo
+
+@bp.route("/sudo", methods=["GET", "POST"])
+@login_required
+def sudo():
+    """Re-enter the password before a sensitive action (Password.WebSudoMode)."""
+    user = current_user._get_current_object()
+    target = safe_next(request.args.get("next"))
+    has_password = user.password_hash is not None
+    form = SudoForm()
+    if request.method == "POST" and has_password:
+        if not form.validate():
+            return _page("auth/sudo.html", 400, form=form, has_password=has_password)
+        # Re-entry is a password guess like a login: the same lockout guards it.
+        key = throttle.throttle_key(user.username)
+        remaining = throttle.seconds_locked(key)
+        if remaining:
+            form.form_errors.append("Too many failed attempts. Try again later.")
+            response = _page("auth/sudo.html", 423, form=form, has_password=has_password)
+            response.headers["Retry-After"] = str(remaining)
+            return response
+        if not accounts.check_user_password(user, form.password.data):
+            throttle.record_failure(key)
+            form.password.errors = ["The password is not correct."]
+            return _page("auth/sudo.html", 401, form=form, has_password=has_password)
+        throttle.record_success(key)
+        grant_sudo()
+        return redirect(target, SEE_OTHER)
+    return _page("auth/sudo.html", form=form, has_password=has_password)
