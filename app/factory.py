@@ -89,8 +89,25 @@ def build_app(test_config, instance_path, plugins) -> Flask:
     return app
 
 
+class ControlCharacterFilter(logging.Filter):
+    """Escape control characters in log records, so input quoted in a message (a username,
+    a path) cannot forge log lines or terminal escapes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = message.translate(_CONTROL_ESCAPES)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+_CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0, 32), 127] if c not in (9,)}
+
+
 def _configure_logging(app: Flask) -> None:
     logger = logging.getLogger("keystead")
+    if not any(isinstance(f, ControlCharacterFilter) for f in logger.filters):
+        logger.addFilter(ControlCharacterFilter())
     if not logger.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
