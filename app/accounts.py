@@ -7,7 +7,7 @@ import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from peewee import IntegrityError, fn
+from peewee import OP, Expression, IntegrityError, SqliteDatabase, fn
 
 from . import passwords
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -111,9 +111,11 @@ def find_user_by_login(login: str) -> User | None:
 
 def get_user(user_id) -> User:
     try:
-        user = User.get_or_none(User.id == int(user_id))
+        user_id = int(user_id)
     except (TypeError, ValueError):
-        user = None
+        user_id = 0
+    # Beyond 64 bits the database driver would fail rather than find nothing.
+    user = User.get_or_none(User.id == user_id) if 0 < user_id < 2**63 else None
     if user is None:
         raise NotFound("No such person.")
     return user
@@ -290,9 +292,11 @@ def update_user_info(actor: User, target: User, *, email=None, first_name=None, 
     return User.get_by_id(target.id)
 
 
-def set_password(user: User, new_password: str, *, event: str, actor: User | None = None) -> User:
+def set_password(user: User, new_password: str, *, event: str, actor: User | None = None,
+                 keep_token_family: str | None = None) -> User:
     """Set a new password after checking the rules, ending every session and token of the
-    person (the caller issues fresh ones where the person stays signed in)."""
+    person (but the API token family `keep_token_family`, the caller's own; the browser
+    issues a fresh session where the person stays signed in)."""
     from .tokens import revoke_user_tokens
     if p := new_password_problem(new_password, username=user.username, email=user.email or "",
                                  first_name=user.first_name, last_name=user.last_name):
@@ -300,7 +304,7 @@ def set_password(user: User, new_password: str, *, event: str, actor: User | Non
     with database.atomic():
         User.update(password_hash=hash_new_password(new_password),
                     session_epoch=User.session_epoch + 1).where(User.id == user.id).execute()
-        revoke_user_tokens(user)
+        revoke_user_tokens(user, except_family=keep_token_family)
         hook().keystead_event(event=event, actor=actor or user, target=user, outcome="success", details={})
     return User.get_by_id(user.id)
 
@@ -313,12 +317,14 @@ def require_password_provider(user: User) -> None:
                        code="password_managed_elsewhere")
 
 
-def change_password(user: User, current_password: str, new_password: str) -> User:
-    """A person changes their own password, proving the current one."""
+def change_password(user: User, current_password: str, new_password: str, *,
+                    keep_token_family: str | None = None) -> User:
+    """A person changes their own password, proving the current one. Their other sessions
+    and tokens end; `keep_token_family` (the API caller's own) keeps working."""
     require_password_provider(user)
     if not isinstance(current_password, str) or not check_user_password(user, current_password):
         raise ValidationFailed({"current_password": "The current password is not correct."})
-    return set_password(user, new_password, event="password_change")
+    return set_password(user, new_password, event="password_change", keep_token_family=keep_token_family)
 
 
 def delete_own_account(user: User, password: str) -> None:
@@ -328,7 +334,9 @@ def delete_own_account(user: User, password: str) -> None:
 
 
 def _refuse_last_administrator(target: User, action: str) -> None:
-    if target.is_admin and administrator_count() <= 1:
+    """At least one unlocked administrator must remain (a locked one cannot log in)."""
+    if target.is_admin and not target.locked and not User.select().where(
+            (User.role == "administrator") & (User.locked == False) & (User.id != target.id)).exists():  # noqa: E712
         raise Conflict(f"{target.username} is the last administrator and cannot be {action}; "
                        "make someone else an administrator first.", code="last_administrator")
 
@@ -384,14 +392,55 @@ def record_login(user: User) -> User:
     return User.get_by_id(user.id)
 
 
+SEARCH_TERMS_MAX = 4
+
+
+def _starts_with(column, needle: str):
+    """`column` begins with `needle`, in a form the database answers from an index
+    (app/migrations/m0002_people_search.py): a range on SQLite, whose text order is the
+    code-point order, and LIKE 'needle%' elsewhere (text_pattern_ops indexes)."""
+    if isinstance(database.obj, SqliteDatabase):
+        return (column >= needle) & (column < needle + "\U0010ffff")
+    # Backslash is LIKE's default escape character on PostgreSQL and MySQL.
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return Expression(column, OP.LIKE, escaped + "%")
+
+
+def _name_needle(term: str) -> str:
+    """A search term as lower() in the database folds a name: SQLite's lower() folds ASCII
+    letters only, so non-ASCII letters must be typed in the case they are stored in."""
+    if isinstance(database.obj, SqliteDatabase):
+        return term.translate(_ASCII_LOWER)
+    return term.lower()
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _search_condition(q: str):
+    """Each word of `q` begins the username, the email address, the first or the last name
+    (so "grace hop" finds Grace Hopper); None for an empty search."""
+    words = unicodedata.normalize("NFKC", q).split()[:SEARCH_TERMS_MAX]
+    condition = None
+    for word in words:
+        key, name = normalise(word), _name_needle(word)
+        term = (_starts_with(User.username_key, key) | _starts_with(User.email_key, key)
+                | _starts_with(fn.lower(User.first_name), name)
+                | _starts_with(fn.lower(User.last_name), name))
+        condition = term if condition is None else (condition & term)
+    return condition
+
+
 def search_users(q: str = "", page: int = 1, per_page: int = 50):
-    """A page of people matching `q` (username, email or name), and the total."""
-    query = User.select()
-    if q:
-        needle = normalise(q.strip())
-        query = query.where(User.username_key.contains(needle) | User.email_key.contains(needle)
-                            | fn.LOWER(User.first_name).contains(needle)
-                            | fn.LOWER(User.last_name).contains(needle))
-    total = query.count()
-    rows = list(query.order_by(User.username_key).paginate(page, per_page))
+    """A page of people (by username) matching `q`, and how many match in all.
+
+    Two queries whatever the number of people, both answered from indexes: the count and
+    the page. A search matches the beginning of the username, email, first or last name."""
+    condition = _search_condition(q or "")
+    counted = User.select(fn.COUNT(User.id))
+    rows = User.select()
+    if condition is not None:
+        counted, rows = counted.where(condition), rows.where(condition)
+    total = counted.scalar()
+    rows = list(rows.order_by(User.username_key).paginate(page, per_page))
     return rows, total

@@ -56,6 +56,19 @@ def make_link(user: User, purpose: str) -> str:
     return link_url(make_link_token(user, purpose), purpose)
 
 
+def pending_link(user: User, purpose: str) -> tuple[str, int] | None:
+    """(url, expires_at) of the person's newest unused, unexpired link of `purpose`, for an
+    administrator to copy from the person's page; None when there is none."""
+    row = (OneTimeLink.select()
+           .where((OneTimeLink.user == user.id) & (OneTimeLink.purpose == purpose)
+                  & OneTimeLink.used_at.is_null() & (OneTimeLink.expires_at > int(time.time()))
+                  & (OneTimeLink.password_fingerprint == passwords.fingerprint(user.password_hash)))
+           .order_by(OneTimeLink.created_at.desc()).first())
+    if row is None:
+        return None
+    return link_url(_serializer(purpose).dumps(row.id), purpose), row.expires_at
+
+
 def _valid_row(token, purpose: str) -> tuple[OneTimeLink, User]:
     if not isinstance(token, str) or not token or len(token) > 512:
         raise InvalidLink()

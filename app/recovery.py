@@ -34,6 +34,21 @@ def send_reset_email(user: User) -> tuple[str, bool]:
     return url, (send_link_mail(user, "reset", url) if mail_configured() else False)
 
 
+def create_person(username, email, password=None, *, first_name="", last_name="", role="viewer",
+                  actor: User | None = None) -> tuple[User, str | None, bool]:
+    """An administrator creates a person (admin pages, API and CLI alike): with a password
+    they can log in at once; without one, a confirmation link (7 days) is made in the same
+    transaction, then mailed when Email is set. Returns (user, link or None, mailed)."""
+    from .accounts import create_user
+    with database.atomic():
+        # The administrator vouches for the address; a confirmation link proves it anyway.
+        user = create_user(username, email, password, first_name=first_name, last_name=last_name,
+                           role=role, email_verified=True, actor=actor)
+        url = make_link(user, "confirm") if password is None else None
+    sent = bool(url) and mail_configured() and send_link_mail(user, "confirm", url)
+    return user, url, sent
+
+
 def request_password_reset(email) -> None:
     """Mail a reset link if `email` belongs to a person who can reset here; say nothing
     either way. The mail goes out from a background thread, so the answer takes the same

@@ -36,7 +36,7 @@ def json_body(required: bool = True) -> dict:
         raise BodyError(413, "payload_too_large", "The JSON body is larger than 1 MB.")
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: [[[[... nested deep
         raise BodyError(400, "invalid_json", "The body is not valid JSON (UTF-8).") from None
     if not isinstance(data, dict):
         raise BodyError(400, "invalid_json", "The JSON body must be an object.")
@@ -61,6 +61,9 @@ def fields(data: dict, *, required: tuple[str, ...] = (), optional: tuple[str, .
             problems[name] = "Must not contain NUL characters."
         elif len(value) > MAX_STRING:
             problems[name] = f"Must be at most {MAX_STRING} characters."
+        elif not _encodable(value):
+            # JSON may spell lone surrogates ("\ud800"); no database or reply can hold them.
+            problems[name] = "Must be valid Unicode text."
         else:
             out[name] = value
     for name in booleans:
@@ -72,3 +75,11 @@ def fields(data: dict, *, required: tuple[str, ...] = (), optional: tuple[str, .
     if problems:
         raise ValidationFailed(problems)
     return out
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

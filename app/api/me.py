@@ -1,6 +1,83 @@
-from flask import Blueprint
+"""/api/v1/users/me*: the caller's own account (SPEC 6)."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from .. import recovery
+from ..accounts import change_password, delete_own_account, update_user_info
+from .auth import current_api_user, current_token, login_required
+from .jsonbody import fields, json_body
+from .openapi import obj, operation, ref, string
+from .serialize import user_json
 
 bp = Blueprint("api_me", __name__)
 
-# OpenAPI path items for the routes of this module, merged by app/api/openapi.py.
-OPENAPI_PATHS: dict = {}
+
+@bp.get("/users/me")
+@login_required
+def me():
+    return jsonify(user_json(current_api_user()))
+
+
+@bp.patch("/users/me")
+@login_required
+def update_me():
+    user = current_api_user()
+    data = fields(json_body(), optional=("email", "first_name", "last_name"))
+    updated = update_user_info(user, user, **data)
+    body = user_json(updated)
+    if updated.email_key != user.email_key and recovery.verification_required(updated):
+        _, body["verification_email_sent"] = recovery.send_verification_email(updated)
+    return jsonify(body)
+
+
+@bp.post("/users/me/password")
+@login_required
+def change_my_password():
+    data = fields(json_body(), required=("current_password", "new_password"))
+    token = current_token()
+    # Every other session and token ends; the one making the change keeps working.
+    change_password(current_api_user(), data["current_password"], data["new_password"],
+                    keep_token_family=token.family if token is not None else None)
+    return "", 204
+
+
+@bp.delete("/users/me")
+@login_required
+def delete_me():
+    data = fields(json_body(), required=("password",))
+    delete_own_account(current_api_user(), data["password"])
+    return "", 204
+
+
+OPENAPI_PATHS: dict = {
+    "/api/v1/users/me": {
+        "get": operation("The caller's account", tag="me", operation_id="getMe",
+                         responses={200: ("The account.", ref("User"))}),
+        "patch": operation(
+            "Change the caller's email and names", tag="me", operation_id="updateMe",
+            description="Allowed while Authorization.UserInfoEditableBy is AdminAndSelf (403 "
+                        "`not_editable` otherwise, except for administrators). Fields left out "
+                        "stay as they are. A new address must be verified again when "
+                        "Password.RequireEmailVerification is on; `verification_email_sent` then "
+                        "says whether the link was mailed.",
+            request=obj((), email=string(format="email"), first_name=string(), last_name=string()),
+            responses={200: ("The changed account.", {"allOf": [ref("User"), {"properties": {
+                "verification_email_sent": {"type": "boolean"}}}]})},
+            errors=(403, 409)),
+        "delete": operation(
+            "Delete the caller's account", tag="me", operation_id="deleteMe",
+            description="Needs the password. Every token of the account ends. The last "
+                        "administrator cannot delete themselves (409).",
+            request=obj(("password",), password=string()),
+            responses={204: ("Deleted.", None)}, errors=(409,)),
+    },
+    "/api/v1/users/me/password": {"post": operation(
+        "Change the caller's password", tag="me", operation_id="changePassword",
+        description="Every other session and token of the account ends; the token used for "
+                    "this request and its refresh token keep working. 409 "
+                    "`password_managed_elsewhere` for accounts of an outside provider.",
+        request=obj(("current_password", "new_password"), current_password=string(),
+                    new_password=string()),
+        responses={204: ("Changed.", None)}, errors=(409,))},
+}

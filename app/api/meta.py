@@ -1,15 +1,13 @@
-"""Health and the provider list."""
+"""Health, the provider list and the OpenAPI document."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
 from ..db import database_answers
 from ..plugins import provider_infos
+from .openapi import document, obj, operation, string
 
 bp = Blueprint("api_meta", __name__)
-
-# OpenAPI path items for the routes of this module, merged by app/api/openapi.py.
-OPENAPI_PATHS: dict = {}
 
 
 @bp.get("/health")
@@ -28,3 +26,29 @@ def providers():
         name: {"available": info.available, "active": name in active}
         for name, info in sorted(infos.items())
     })
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    return jsonify(document())
+
+
+# OpenAPI path items for the routes of this module, merged by app/api/openapi.py.
+OPENAPI_PATHS: dict = {
+    "/api/v1/health": {"get": operation(
+        "Whether the server and its database answer", tag="meta", operation_id="health",
+        secured=False,
+        responses={200: ("The database answers.", obj(("status",), status=string(const="ok"))),
+                   503: ("The database does not answer.",
+                         obj(("status",), status=string(const="unavailable")))})},
+    "/api/v1/providers": {"get": operation(
+        "The installed authentication providers", tag="meta", operation_id="providers",
+        secured=False,
+        responses={200: ("Each installed provider by name.", {
+            "type": "object",
+            "additionalProperties": obj(("available", "active"), available={"type": "boolean"},
+                                        active={"type": "boolean"})})})},
+    "/api/v1/openapi.json": {"get": operation(
+        "This description of the API (OpenAPI 3.1)", tag="meta", operation_id="openapi",
+        secured=False, responses={200: ("The OpenAPI document.", {"type": "object"})})},
+}

@@ -1,0 +1,219 @@
+"""The OpenAPI 3.1 description of the API, served at GET /api/v1/openapi.json.
+
+Each route module keeps the description of its routes beside them, in `OPENAPI_PATHS`
+(path items keyed by the full path, "/api/v1/auth/login"), and may add schemas of its
+own in `OPENAPI_SCHEMAS`. `document()` merges those of every module in
+app.api.ROUTE_MODULES with the shared components below. tests/test_openapi.py checks that
+every route of the app is described and every described path exists.
+
+Modules write operations with `operation(...)`, which adds the error responses every
+operation of its kind can give (401 when it needs a token; 400, 413, 415 and 422 when it
+reads a JSON body), so each operation lists only the errors particular to it.
+"""
+from __future__ import annotations
+
+from flask import current_app
+
+# ---------------------------------------------------------------- shared components
+
+ERROR_DESCRIPTIONS = {
+    400: "The body is not valid JSON, or a link token is invalid, expired or spent.",
+    401: "No valid access token (missing, malformed, tampered, expired or revoked), or "
+         "wrong credentials.",
+    403: "Not allowed.",
+    404: "Not found.",
+    409: "Conflicts with the current state (a name or email already taken, the last administrator).",
+    413: "The JSON body is larger than 1 MB.",
+    415: "The body is not application/json.",
+    422: "A field is missing or invalid; `fields` maps each field to its problem.",
+    423: "Locked: too many failed logins (see Retry-After) or locked by an administrator.",
+    429: "Too many requests from this client.",
+    503: "The database does not answer or is busy.",
+}
+
+SCHEMAS: dict = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {
+            "type": "object",
+            "required": ["code", "message", "fields"],
+            "properties": {
+                "code": {"type": "string", "description": "Machine-readable, e.g. invalid_token, "
+                         "validation_failed, taken, email_not_verified, locked."},
+                "message": {"type": "string", "description": "For people."},
+                "fields": {"type": "object", "additionalProperties": {"type": "string"},
+                           "description": "Input field name → what is wrong with it."},
+            },
+        }},
+    },
+    "User": {
+        "type": "object",
+        "required": ["id", "username", "email", "first_name", "last_name", "role", "locked",
+                     "email_verified", "created_at", "last_login_at", "groups", "provider"],
+        "properties": {
+            "id": {"type": "integer"},
+            "username": {"type": "string"},
+            "email": {"type": ["string", "null"], "format": "email"},
+            "first_name": {"type": "string"},
+            "last_name": {"type": "string"},
+            "role": {"type": "string", "enum": ["viewer", "publisher", "administrator"]},
+            "locked": {"type": "boolean"},
+            "email_verified": {"type": "boolean"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "last_login_at": {"type": ["string", "null"], "format": "date-time"},
+            "groups": {"type": "array", "items": {"type": "string"}, "description": "Group names."},
+            "provider": {"type": "string", "description": "The provider the person logs in with."},
+        },
+    },
+    "TokenPair": {
+        "type": "object",
+        "required": ["access_token", "refresh_token", "token_type", "expires_in"],
+        "properties": {
+            "access_token": {"type": "string", "description": "Send as Authorization: Bearer <token>."},
+            "refresh_token": {"type": "string", "description": "Works once, at POST /api/v1/auth/refresh."},
+            "token_type": {"type": "string", "const": "bearer"},
+            "expires_in": {"type": "integer", "description": "Seconds the access token lives "
+                           "(Authentication.AccessTokenLifetime)."},
+        },
+    },
+    "Status": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"type": "string"}, "message": {"type": "string"}},
+    },
+}
+
+SECURITY_SCHEMES = {
+    "bearerAuth": {"type": "http", "scheme": "bearer",
+                   "description": "An access token from POST /api/v1/auth/login or /auth/refresh."},
+}
+
+
+# ---------------------------------------------------------------- helpers for route modules
+
+def ref(name: str) -> dict:
+    """A reference to a schema in components."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(required: tuple[str, ...] = (), **properties) -> dict:
+    """An object schema: obj(("email",), email=string("..."), ...)."""
+    return {"type": "object", "required": list(required), "properties": properties}
+
+
+def string(description: str | None = None, **extra) -> dict:
+    schema = {"type": "string", **extra}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def path_parameter(name: str, description: str, schema: dict | None = None) -> dict:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": schema or {"type": "integer"}}
+
+
+def query_parameter(name: str, description: str, schema: dict | None = None) -> dict:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema or {"type": "string"}}
+
+
+def operation(summary: str, *, tag: str, responses: dict, request: dict | None = None,
+              errors: tuple[int, ...] = (), secured: bool = True, description: str | None = None,
+              operation_id: str | None = None, parameters: list | None = None) -> dict:
+    """One operation. `responses` maps a success status to (description, schema or None);
+    `request` is the JSON body's schema; `errors` the statuses particular to it."""
+    op: dict = {"summary": summary, "tags": [tag]}
+    if operation_id:
+        op["operationId"] = operation_id
+    if description:
+        op["description"] = description
+    if parameters:
+        op["parameters"] = parameters
+    if request is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": request}}}
+    op["security"] = [{"bearerAuth": []}] if secured else []
+    out: dict = {}
+    for status, (text, schema) in responses.items():
+        out[str(status)] = {"description": text}
+        if schema is not None:
+            out[str(status)]["content"] = {"application/json": {"schema": schema}}
+    implied = set(errors)
+    if secured:
+        implied.add(401)
+    if request is not None:
+        implied |= {400, 413, 415, 422}
+    for status in sorted(implied):
+        out[str(status)] = {"$ref": f"#/components/responses/E{status}"}
+    op["responses"] = out
+    return op
+
+
+# ---------------------------------------------------------------- the document
+
+def _error_responses() -> dict:
+    responses = {}
+    for status, text in ERROR_DESCRIPTIONS.items():
+        response = {"description": text, "content": {"application/json": {"schema": ref("Error")}}}
+        if status == 423:
+            response["headers"] = {"Retry-After": {
+                "description": "Seconds until a lockout ends (absent for an account locked by an "
+                               "administrator).", "schema": {"type": "integer"}}}
+        if status == 401:
+            response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+        responses[f"E{status}"] = response
+    return responses
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("keystead")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def build_document(public_url: str) -> dict:
+    """The whole OpenAPI 3.1 document: every module's paths and schemas, merged."""
+    from . import ROUTE_MODULES
+    paths: dict = {}
+    schemas = dict(SCHEMAS)
+    for module in ROUTE_MODULES:
+        for path, item in getattr(module, "OPENAPI_PATHS", {}).items():
+            merged = paths.setdefault(path, {})
+            for method, op in item.items():
+                if method in merged:
+                    raise ValueError(f"OpenAPI: {method.upper()} {path} is described twice")
+                merged[method] = op
+        for name, schema in getattr(module, "OPENAPI_SCHEMAS", {}).items():
+            if name in schemas and schemas[name] != schema:
+                raise ValueError(f"OpenAPI: schema {name} is defined twice")
+            schemas[name] = schema
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Keystead API",
+            "version": _version(),
+            "description": "Accounts, tokens and administration of a Keystead server. Errors "
+                           "are always {\"error\": {\"code\", \"message\", \"fields\"}}. Send "
+                           "JSON bodies as application/json (at most 1 MB); unknown fields "
+                           "are ignored.",
+        },
+        "servers": [{"url": public_url.rstrip("/") or "/"}],
+        "security": [{"bearerAuth": []}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": schemas,
+            "responses": _error_responses(),
+            "securitySchemes": SECURITY_SCHEMES,
+        },
+    }
+
+
+def document() -> dict:
+    """The document of the current app (built once per app)."""
+    ext = current_app.extensions
+    if "keystead.openapi" not in ext:
+        ext["keystead.openapi"] = build_document(ext["keystead.settings"]["Server.PublicURL"])
+    return ext["keystead.openapi"]

@@ -1,0 +1,25 @@
+"""A person as the API shows them: the one place a User becomes JSON (SPEC 6), used by
+/users/me and the administrators' /users endpoints alike. Never the password hash,
+the session epoch or anything else internal."""
+from __future__ import annotations
+
+from ..accounts import groups_of
+from ..models import User, iso
+
+
+def user_json(user: User, groups: list[str] | None = None) -> dict:
+    """The OpenAPI `User` schema. `groups` (names) saves a query when the caller has them."""
+    return {
+        "id": user.id,
+        "username": user.username,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "role": user.role,
+        "locked": user.locked,
+        "email_verified": user.email_verified,
+        "created_at": iso(user.created_at),
+        "last_login_at": iso(user.last_login_at),
+        "groups": groups_of(user) if groups is None else list(groups),
+        "provider": user.provider,
+    }
