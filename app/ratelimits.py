@@ -14,7 +14,7 @@ from flask_limiter.util import get_remote_address
 
 # scope: (limit, the rules of the paths it covers; POST only)
 SCOPES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "login": ("60 per minute; 600 per hour", ("/login", "/sudo", "/api/v1/auth/login")),
+    "login": ("60 per minute; 600 per hour", ("/login", "/login/two-factor", "/sudo", "/api/v1/auth/login")),
     "register": ("30 per minute; 300 per hour", ("/register", "/api/v1/auth/register")),
     "reset": ("20 per minute; 200 per hour",
               ("/reset-password", "/reset-password/<token>", "/confirm/<token>",

@@ -2,15 +2,20 @@
 email (per Authorization.UserInfoEditableBy), changing the password and deleting the
 account. Password change and deletion ask for the password again first (WebSudoMode);
 so does changing the email address, which would otherwise let anyone holding a session
-redirect password-reset mail and take the account over."""
+redirect password-reset mail and take the account over.
+
+Also here (SPEC 9): two-factor authentication at /profile/two-factor (setting it up and
+turning it off ask for the password again too; turning it off also for a code), and
+personal API keys at /profile/api-keys."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import accounts, recovery
-from ..errors import Conflict, ServiceError
-from .forms import ChangePasswordForm, DeleteAccountForm, ProfileForm, add_error, show_service_error
+from .. import accounts, apikeys, recovery, throttle, totp
+from ..errors import Conflict, NotFound, ServiceError, ValidationFailed
+from .forms import (ApiKeyForm, ChangePasswordForm, DeleteAccountForm, ProfileForm, SecondFactorForm, add_error,
+                    show_service_error)
 from .session import end_session, grant_sudo, start_session, sudo_active, sudo_required
 
 bp = Blueprint("account", __name__)
@@ -47,7 +52,7 @@ def _profile_page(status: int = 200, *, profile_form=None, password_form=None, d
         "account/profile.html", user=user, groups=accounts.groups_of(user), may_edit=may_edit,
         can_change_password=_can_change_password(user), has_password=user.password_hash is not None,
         sudo_mode=current_app.extensions["keystead.settings"]["Password.WebSudoMode"],
-        sudo_active=sudo_active(), profile_form=profile_form,
+        sudo_active=sudo_active(), profile_form=profile_form, totp_enabled=totp.totp_enabled(user),
         password_form=password_form or ChangePasswordForm(formdata=None),
         delete_form=delete_form or DeleteAccountForm(formdata=None)), status)
 
@@ -140,3 +145,130 @@ def delete_account():
 def _delete_page(form, has_password: bool, status: int):
     return make_response(render_template("account/delete.html", form=form, has_password=has_password),
                          status)
+
+
+# ---------------------------------------------------------------- two-factor authentication
+
+def _page(template: str, status: int = 200, **context):
+    return make_response(render_template(template, **context), status)
+
+
+@bp.route("/profile/two-factor")
+@login_required
+def two_factor():
+    user = _user()
+    enabled = totp.totp_enabled(user)
+    return _page("account/two_factor.html", user=user, enabled=enabled,
+                 codes_left=totp.recovery_codes_left(user) if enabled else 0,
+                 recovery_code_count=totp.RECOVERY_CODES,
+                 setup_started=not enabled and totp.pending_secret(user) is not None,
+                 sudo_active=sudo_active(), form=SecondFactorForm(formdata=None))
+
+
+@bp.route("/profile/two-factor/setup", methods=["GET", "POST"])
+@login_required
+@sudo_required
+def two_factor_setup():
+    """GET: the QR code and the secret of a set-up in progress (or the button to begin
+    one). POST `start`: a new secret. POST `code`: confirm it; the recovery codes are
+    shown in the answer and never again. All behind web sudo: the secret is as good as
+    the device it goes to."""
+    user = _user()
+    if totp.totp_enabled(user):
+        flash("Two-factor authentication is already on.", "info")
+        return redirect(url_for("account.two_factor"), SEE_OTHER)
+    form = SecondFactorForm()
+    if request.method == "POST" and "start" in request.form:
+        totp.begin_setup(user)  # the form's CSRF token was checked before the view
+        return redirect(url_for("account.two_factor_setup"), SEE_OTHER)
+    if request.method == "POST":
+        if not form.validate():
+            return _setup_page(form, 400)
+        try:
+            codes = totp.confirm_setup(user, form.code.data)
+        except ValidationFailed as e:
+            show_service_error(form, e)
+            return _setup_page(form, e.status)
+        except Conflict:  # no set-up in progress (confirmed in another tab, or never begun)
+            return redirect(url_for("account.two_factor"), SEE_OTHER)
+        return _page("account/two_factor_codes.html", codes=codes)
+    return _setup_page(form)
+
+
+def _setup_page(form: SecondFactorForm, status: int = 200):
+    user = _user()
+    secret = totp.pending_secret(user)
+    url = totp.otpauth_url(user, secret) if secret else None
+    return _page("account/two_factor_setup.html", status, form=form, secret=secret,
+                 qr_svg=totp.qr_svg(url) if url else None, issuer=totp.ISSUER, user=user)
+
+
+@bp.route("/profile/two-factor/disable", methods=["GET", "POST"])
+@login_required
+@sudo_required
+def two_factor_disable():
+    """Turn two-factor authentication off: web sudo and a current code (or a recovery code).
+    A wrong code counts toward the person's lockout, as at login."""
+    user = _user()
+    if not totp.totp_enabled(user):
+        flash("Two-factor authentication is off.", "info")
+        return redirect(url_for("account.two_factor"), SEE_OTHER)
+    form = SecondFactorForm()
+    if request.method == "GET":
+        return _page("account/two_factor_disable.html", form=form)
+    if not form.validate():
+        return _page("account/two_factor_disable.html", 400, form=form)
+    key = throttle.throttle_key(user.username)
+    remaining = throttle.seconds_locked(key)
+    if remaining:
+        form.form_errors.append("Too many failed attempts. Try again later.")
+        response = _page("account/two_factor_disable.html", 423, form=form)
+        response.headers["Retry-After"] = str(remaining)
+        return response
+    try:
+        totp.disable(user, form.code.data)
+    except ValidationFailed as e:
+        throttle.record_failure(key)
+        show_service_error(form, e)
+        return _page("account/two_factor_disable.html", e.status, form=form)
+    except Conflict:  # turned off meanwhile (another tab, an administrator)
+        return redirect(url_for("account.two_factor"), SEE_OTHER)
+    throttle.record_success(key)
+    flash("Two-factor authentication is off. Your recovery codes no longer work.", "success")
+    return redirect(url_for("account.two_factor"), SEE_OTHER)
+
+
+# ---------------------------------------------------------------- personal API keys
+
+@bp.route("/profile/api-keys", methods=["GET", "POST"])
+@login_required
+def api_keys():
+    """List, create (the key is shown once, in the answer to the POST) and revoke keys."""
+    user = _user()
+    form = ApiKeyForm()
+    if request.method == "GET":
+        return _api_keys_page(form)
+    if not form.validate():
+        return _api_keys_page(form, 400)
+    try:
+        record, key = apikeys.create_api_key(user, form.name.data)
+    except ServiceError as e:
+        show_service_error(form, e)
+        return _api_keys_page(form, e.status)
+    return _page("account/api_key_created.html", 201, record=record, key=key)
+
+
+def _api_keys_page(form: ApiKeyForm, status: int = 200):
+    return _page("account/api_keys.html", status, form=form, keys=apikeys.list_api_keys(_user()),
+                 max_keys=apikeys.MAX_KEYS_PER_USER)
+
+
+@bp.route("/profile/api-keys/<int:key_id>/revoke", methods=["POST"])
+@login_required
+def revoke_api_key(key_id: int):
+    try:
+        apikeys.revoke_api_key(_user(), key_id)  # someone else's key is "not found"
+    except NotFound:
+        abort(404)
+    flash("The key has been revoked. Programs using it can no longer call the API.", "success")
+    return redirect(url_for("account.api_keys"), SEE_OTHER)

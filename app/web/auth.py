@@ -1,25 +1,37 @@
 """Browser pages for getting in and back in: log in and out, sign up, email verification,
-password reset, account confirmation and password re-entry (web sudo). SPEC 5.
+password reset, account confirmation and password re-entry (web sudo). SPEC 5. With
+two-factor authentication on (SPEC 9), logging in takes a second step, /login/two-factor.
 
 Views are thin: the form checks shape, a service function applies the rules, and its
 ServiceError is shown beside the fields it names.
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+import time
+
+from flask import (Blueprint, abort, current_app, flash, make_response, redirect, render_template, request,
+                   session, url_for)
 from flask_login import current_user, login_required
 
 from .. import accounts, recovery, throttle
 from ..errors import AccountLocked, AuthenticationFailed, EmailNotVerified, Forbidden, ServiceError
 from ..links import InvalidLink
-from ..login import client_address, log_in_with_password
+from ..login import (SecondFactorRequired, WrongSecondFactor, client_address, complete_second_factor,
+                     log_in_with_password)
+from ..models import User
 from ..plugins import active_providers, hook, password_providers
-from .forms import EmailRequestForm, LoginForm, RegisterForm, SetPasswordForm, SudoForm, show_service_error
+from .forms import (EmailRequestForm, LoginForm, RegisterForm, SecondFactorForm, SetPasswordForm, SudoForm,
+                    add_error, show_service_error)
 from .session import end_session, grant_sudo, safe_next, start_session
 
 bp = Blueprint("auth", __name__)
 
 SEE_OTHER = 303  # after a POST, the browser GETs the next page
+
+# Between the password and the code, the session holds only whose password it was, when,
+# and where to go next: never a login (Flask-Login's user id is not set until the code).
+PENDING_KEY = "second_factor"
+PENDING_SECONDS = 5 * 60
 
 
 def _settings():
@@ -63,6 +75,9 @@ def login():
             return _login_page(form, 400)
         try:
             user = log_in_with_password(form.username.data, form.password.data)
+        except SecondFactorRequired as e:
+            _await_second_factor(e.user, safe_next(request.args.get("next")))
+            return redirect(url_for("auth.second_factor"), SEE_OTHER)
         except AuthenticationFailed as e:
             # One answer for an unknown name and a wrong password (SPEC 4).
             form.form_errors.append(e.message)
@@ -83,6 +98,68 @@ def login():
         start_session(user)
         return redirect(safe_next(request.args.get("next")), SEE_OTHER)
     return _login_page(form)
+
+
+def _await_second_factor(user: User, next_target: str) -> None:
+    """The password was right; remember whose it was for PENDING_SECONDS. The session is
+    cleared first: like a login, nothing of the anonymous session (or an earlier login)
+    is kept."""
+    end_session()
+    session[PENDING_KEY] = {"user": user.id, "epoch": user.session_epoch, "at": int(time.time()),
+                            "next": next_target}
+
+
+def _pending_user() -> tuple[User | None, str | None]:
+    """(the person whose password was right a moment ago, None), or (None, why not) when
+    no such step is in progress, it expired, or their sessions were ended since (a password
+    change, a lock)."""
+    pending = session.get(PENDING_KEY)
+    if not isinstance(pending, dict):
+        return None, "Log in first."
+    if not 0 <= time.time() - pending.get("at", 0) <= PENDING_SECONDS:
+        return None, "That took too long. Log in again."
+    user = User.get_or_none(User.id == pending.get("user"))
+    if user is None or user.locked or user.session_epoch != pending.get("epoch"):
+        return None, "Log in again."
+    return user, None
+
+
+def _second_factor_page(form: SecondFactorForm, status: int = 200):
+    return _page("auth/two_factor.html", status, form=form)
+
+
+@bp.route("/login/two-factor", methods=["GET", "POST"])
+def second_factor():
+    """The second step of a login with two-factor authentication on: a TOTP code or a
+    recovery code. A wrong code counts toward the person's lockout, like a wrong password."""
+    user, problem = _pending_user()
+    if user is None:
+        session.pop(PENDING_KEY, None)
+        flash(problem, "info")
+        return redirect(url_for("auth.login"), SEE_OTHER if request.method == "POST" else 302)
+    form = SecondFactorForm()
+    if request.method == "GET":
+        return _second_factor_page(form)
+    if not form.validate():
+        return _second_factor_page(form, 400)
+    try:
+        user = complete_second_factor(user.id, form.code.data)
+    except WrongSecondFactor:
+        add_error(form, "code", "The code is not correct. Check your device's clock, or use a recovery code.")
+        return _second_factor_page(form, WrongSecondFactor.status)
+    except AccountLocked as e:
+        form.form_errors.append(e.message)
+        response = _second_factor_page(form, e.status)
+        if e.retry_after:
+            response.headers["Retry-After"] = str(e.retry_after)
+        return response
+    except AuthenticationFailed:  # deleted or locked since the password step
+        session.pop(PENDING_KEY, None)
+        flash("Log in again.", "info")
+        return redirect(url_for("auth.login"), SEE_OTHER)
+    next_target = safe_next(session[PENDING_KEY].get("next"))
+    start_session(user)  # clears the pending step with the rest of the session
+    return redirect(next_target, SEE_OTHER)
 
 
 @bp.route("/logout", methods=["POST"])

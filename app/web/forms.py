@@ -93,3 +93,13 @@ def show_service_error(form: FlaskForm, error: ServiceError, aliases: dict[str, 
         return
     for name, message in error.fields.items():
         add_error(form, aliases.get(name, name), message)
+
+
+class SecondFactorForm(FlaskForm):
+    """One code: the authenticator app's current one or, where allowed, a recovery code."""
+    code = StringField("Code", validators=[_required("Enter the code from your authenticator app."),
+                                           Length(max=64)])
+
+
+class ApiKeyForm(FlaskForm):
+    name = StringField("Name", validators=[_required("Give the key a name."), Length(max=LONG)])
