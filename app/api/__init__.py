@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 
 from ..errors import ServiceError
-from . import auth_routes, groups, me, meta, users
+from . import apikeys, audit, auth_routes, documents, groups, me, meta, totp, users
 from .errors import service_error_response
 
 # Each module has a blueprint `bp` and its OpenAPI path items `OPENAPI_PATHS`.
-ROUTE_MODULES = (meta, auth_routes, me, users, groups)
+ROUTE_MODULES = (meta, auth_routes, me, apikeys, totp, users, groups, documents, audit)
 
 
 def init_app(app: Flask) -> None:

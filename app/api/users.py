@@ -1,6 +1,209 @@
-from flask import Blueprint
+"""/api/v1/users and /api/v1/users/{id}: what administrators do with people (SPEC 6), on
+the same service functions as the admin pages and the CLI."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from .. import accounts, groups, recovery
+from ..errors import Conflict, ValidationFailed
+from ..models import ROLES, User, database
+from .auth import admin_required, current_api_user
+from .jsonbody import fields, json_body
+from .openapi import obj, operation, path_parameter, query_parameter, ref, string
+from .serialize import user_json
 
 bp = Blueprint("api_users", __name__)
 
-# OpenAPI path items for the routes of this module, merged by app/api/openapi.py.
-OPENAPI_PATHS: dict = {}
+PER_PAGE_DEFAULT, PER_PAGE_MAX = 50, 100
+
+
+def paging() -> tuple[int, int]:
+    """?page= and ?per_page= (1-based; per_page at most 100); 422 for anything else."""
+    problems, values = {}, {}
+    for name, default, top in (("page", 1, None), ("per_page", PER_PAGE_DEFAULT, PER_PAGE_MAX)):
+        raw = request.args.get(name, "")
+        if raw == "":
+            values[name] = default
+            continue
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value < 1 or (top and value > top) or value > 10**9:
+            problems[name] = f"Must be a whole number from 1 to {top}." if top else "Must be a whole number from 1."
+        values[name] = value
+    if problems:
+        raise ValidationFailed(problems)
+    return values["page"], values["per_page"]
+
+
+def users_json(users: list[User]) -> list[dict]:
+    """Many people with their groups, in one query for all of their groups."""
+    names = groups.group_names_of([u.id for u in users])
+    return [user_json(u, names[u.id]) for u in users]
+
+
+@bp.get("/users")
+@admin_required
+def list_users():
+    page, per_page = paging()
+    q = request.args.get("q", "")[:200]
+    rows, total = accounts.search_users(q, page, per_page)
+    return jsonify(results=users_json(rows), total=total, page=page, per_page=per_page)
+
+
+@bp.post("/users")
+@admin_required
+def create_user():
+    data = json_body()
+    values = fields(data, required=("username",),
+                    optional=("email", "password", "first_name", "last_name", "role"))
+    user, url, sent = recovery.create_person(
+        values["username"], values.get("email"), values.get("password"),
+        first_name=values.get("first_name", ""), last_name=values.get("last_name", ""),
+        role=values.get("role", "viewer"), actor=current_api_user())
+    body = user_json(user, [])
+    if url:
+        body["confirmation_url"] = url
+        body["confirmation_sent"] = sent
+    return jsonify(body), 201
+
+
+@bp.get("/users/<int:id>")
+@admin_required
+def get_user(id):
+    return jsonify(user_json(accounts.get_user(id)))
+
+
+@bp.patch("/users/<int:id>")
+@admin_required
+def update_user(id):
+    actor = current_api_user()
+    target = accounts.get_user(id)
+    values = fields(json_body(), optional=("role", "first_name", "last_name", "email"),
+                    booleans=("locked",))
+    if "role" in values and values["role"] not in ROLES:
+        raise ValidationFailed({"role": f"Choose one of {', '.join(ROLES)}."})
+    if "email" in values:
+        _refuse_taken_email(values["email"], target)
+    # One transaction: a refusal part-way (the last administrator, a taken email) leaves
+    # every field as it was.
+    with database.atomic():
+        info = {k: values[k] for k in ("first_name", "last_name", "email") if k in values}
+        if info:
+            target = accounts.update_user_info(actor, target, **info)
+        if "role" in values:
+            target = accounts.set_role(target, values["role"], actor=actor)
+        if "locked" in values:
+            target = accounts.set_locked(target, values["locked"], actor=actor)
+    return jsonify(user_json(target))
+
+
+def _refuse_taken_email(email: str, target: User) -> None:
+    """A taken address is a conflict (409), like a taken username at creation."""
+    try:
+        clean = accounts.clean_email(email)
+    except ValueError:
+        return  # update_user_info says what is wrong with it
+    key = accounts.normalise(clean)
+    if key != target.email_key and User.select().where(
+            (User.email_key == key) & (User.id != target.id)).exists():
+        message = "This email address is already in use."
+        raise Conflict(message, {"email": message}, code="taken")
+
+
+@bp.delete("/users/<int:id>")
+@admin_required
+def delete_user(id):
+    accounts.delete_user(accounts.get_user(id), actor=current_api_user())
+    return "", 204
+
+
+@bp.post("/users/<int:id>/reset-link")
+@admin_required
+def reset_link(id):
+    target = accounts.get_user(id)
+    require_local_password(target)
+    url, sent = recovery.send_reset_email(target)
+    return jsonify(reset_url=url, expires_in=3600, sent=sent)
+
+
+def require_local_password(target: User) -> None:
+    """Refuse links for people whose password an outside provider keeps (409)."""
+    try:
+        accounts.require_password_provider(target)
+    except Conflict:
+        raise Conflict(f"{target.username} signs in through {target.provider}; their password "
+                       "is not kept here.", code="password_managed_elsewhere") from None
+
+
+# ---------------------------------------------------------------- OpenAPI
+
+_USER_ID = path_parameter("id", "The person's id.")
+_PAGING = [query_parameter("page", "Page number, from 1 (default 1).", {"type": "integer", "minimum": 1}),
+           query_parameter("per_page", "People per page, 1 to 100 (default 50).",
+                           {"type": "integer", "minimum": 1, "maximum": PER_PAGE_MAX})]
+_ROLE = string("viewer, publisher or administrator.", enum=list(ROLES))
+
+OPENAPI_SCHEMAS: dict = {
+    "UserPage": obj(("results", "total", "page", "per_page"),
+                    results={"type": "array", "items": ref("User")},
+                    total={"type": "integer", "description": "How many match in all."},
+                    page={"type": "integer"}, per_page={"type": "integer"}),
+}
+
+OPENAPI_PATHS: dict = {
+    "/api/v1/users": {
+        "get": operation(
+            "List and search people", tag="users", operation_id="listUsers",
+            description="Administrators only. Ordered by username. `q` matches the beginning of "
+                        "the username, the email address, the first or the last name; with "
+                        "several words, each must match.",
+            parameters=[query_parameter("q", "Search words."), *_PAGING],
+            responses={200: ("A page of people.", ref("UserPage"))}, errors=(403, 422)),
+        "post": operation(
+            "Create a person", tag="users", operation_id="createUser",
+            description="Administrators only. Without `password` the person gets a confirmation "
+                        "link (valid 7 days, single use) to set one: it is returned as "
+                        "`confirmation_url`, and mailed when Email is configured "
+                        "(`confirmation_sent`). 409 `taken` when the username or email is in use.",
+            request=obj(("username",), username=string(), email=string(format="email"),
+                        password=string("Optional."), first_name=string(), last_name=string(),
+                        role=_ROLE),
+            responses={201: ("The new person.", {"allOf": [ref("User"), {"properties": {
+                "confirmation_url": string("Only when created without a password.", format="uri"),
+                "confirmation_sent": {"type": "boolean"}}}]})},
+            errors=(403, 409)),
+    },
+    "/api/v1/users/{id}": {
+        "get": operation("A person", tag="users", operation_id="getUser", parameters=[_USER_ID],
+                         responses={200: ("The person.", ref("User"))}, errors=(403, 404)),
+        "patch": operation(
+            "Change a person", tag="users", operation_id="updateUser", parameters=[_USER_ID],
+            description="Administrators only. Fields left out stay as they are; all change or "
+                        "none. Locking ends the person's sessions and revokes their tokens at "
+                        "once. 409 `last_administrator` when this would leave no unlocked "
+                        "administrator; 409 `taken` for an email in use.",
+            request=obj((), role=_ROLE, first_name=string(), last_name=string(),
+                        email=string(format="email"), locked={"type": "boolean"}),
+            responses={200: ("The changed person.", ref("User"))}, errors=(403, 404, 409)),
+        "delete": operation(
+            "Delete a person", tag="users", operation_id="deleteUser", parameters=[_USER_ID],
+            description="Administrators only. Their memberships, tokens and links go with them. "
+                        "409 `last_administrator` for the last administrator.",
+            responses={204: ("Deleted.", None)}, errors=(403, 404, 409)),
+    },
+    "/api/v1/users/{id}/reset-link": {
+        "post": operation(
+            "Make a password reset link", tag="users", operation_id="makeResetLink",
+            parameters=[_USER_ID],
+            description="Administrators only. A fresh single-use link (valid 1 hour; earlier "
+                        "unused ones end), mailed when Email is configured (`sent`). Give it "
+                        "to the person; do not open it yourself.",
+            responses={200: ("The link.", obj(("reset_url", "expires_in", "sent"),
+                                              reset_url=string(format="uri"),
+                                              expires_in={"type": "integer"},
+                                              sent={"type": "boolean"}))},
+            errors=(403, 404, 409)),
+    },
+}

@@ -1,11 +1,19 @@
-"""`keystead users ...`: manage people from the command line."""
+"""`keystead users ...`: manage people from the command line, on the same service functions
+as the admin pages and the API. A refusal is one line on stderr and exit status 1."""
 from __future__ import annotations
+
+import csv
+import io
+import sys
 
 import click
 from flask.cli import with_appcontext
 
 from ..errors import ServiceError
+from ..models import ROLES
 from .common import db_session, fail
+
+IMPORT_COLUMNS = ("username", "email", "first_name", "last_name", "role", "password")
 
 
 @click.group()
@@ -18,35 +26,36 @@ def users():
 @click.option("--email", help="Email address.")
 @click.option("--password", help="Password (prompted for when --prompt is given).")
 @click.option("--prompt", is_flag=True, help="Ask for the password without echoing it.")
-@click.option("--role", default="viewer", show_default=True,
-              type=click.Choice(["viewer", "publisher", "administrator"]))
+@click.option("--role", default="viewer", show_default=True, type=click.Choice(ROLES))
 @click.option("--first-name", default="")
 @click.option("--last-name", default="")
 @with_appcontext
 def users_create(username, email, password, prompt, role, first_name, last_name):
-    """Create a person (without a password: a confirmation link is printed)."""
-    from ..accounts import create_user
-    from ..links import make_link
+    """Create a person (without a password: a confirmation link is printed, and mailed when
+    Email is configured)."""
+    from ..recovery import create_person
     if prompt:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with db_session():
         try:
-            user = create_user(username, email, password, first_name=first_name, last_name=last_name,
-                               role=role, email_verified=True)
+            user, url, sent = create_person(username, email, password, first_name=first_name,
+                                            last_name=last_name, role=role)
         except ServiceError as e:
             fail(e)
         click.echo(f"Created {user.username} (id {user.id}, {user.role}).")
-        if password is None:
-            click.echo(f"Confirmation link (valid 7 days): {make_link(user, 'confirm')}")
+        if url:
+            click.echo(f"Confirmation link (valid 7 days, single use): {url}")
+            if sent:
+                click.echo(f"It has been mailed to {user.email}.")
 
 
 @users.command("list")
-@click.option("--search", "-q", default="", help="Filter by username, email or name.")
+@click.option("--search", "-q", default="", help="Username, email, first or last name beginning with each word.")
 @click.option("--page", default=1, type=click.IntRange(1))
 @click.option("--per-page", default=50, type=click.IntRange(1, 1000))
 @with_appcontext
 def users_list(search, page, per_page):
-    """List people."""
+    """List people, by username."""
     from ..accounts import search_users
     from ..models import iso
     with db_session():
@@ -59,6 +68,7 @@ def users_list(search, page, per_page):
 
 
 def _user_arg(login):
+    """The person named by username, email or id; one line and exit 1 when there is none."""
     from ..accounts import find_user_by_login, get_user
     from ..errors import NotFound
     user = find_user_by_login(login)
@@ -74,7 +84,7 @@ def _user_arg(login):
 
 @users.command("set-role")
 @click.argument("username")
-@click.argument("role", type=click.Choice(["viewer", "publisher", "administrator"]))
+@click.argument("role", type=click.Choice(ROLES))
 @with_appcontext
 def users_set_role(username, role):
     """Change a person's role."""
@@ -113,3 +123,145 @@ def users_unlock(username):
         except ServiceError as e:
             fail(e)
         click.echo(f"{user.username} is unlocked.")
+
+
+@users.command("reset-link")
+@click.argument("username")
+@with_appcontext
+def users_reset_link(username):
+    """Print a fresh single-use link for a person to set their password (mailed too when
+    Email is configured): a confirmation link (7 days) for someone who has never set one,
+    else a reset link (1 hour). Earlier unused links end."""
+    from ..accounts import require_password_provider
+    from ..errors import Conflict
+    from ..recovery import send_confirmation_email, send_reset_email
+    with db_session():
+        user = _user_arg(username)
+        try:
+            require_password_provider(user)
+        except Conflict:
+            raise click.ClickException(f"{user.username} signs in through {user.provider}; "
+                                       "their password is not kept here") from None
+        if user.password_hash is None:
+            url, sent = send_confirmation_email(user)
+            click.echo(f"Confirmation link for {user.username} (valid 7 days, single use): {url}")
+        else:
+            url, sent = send_reset_email(user)
+            click.echo(f"Reset link for {user.username} (valid 1 hour, single use): {url}")
+        if sent:
+            click.echo(f"It has been mailed to {user.email}.")
+
+
+@users.command("delete")
+@click.argument("username")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def users_delete(username, yes):
+    """Delete a person with their memberships, tokens and links."""
+    from ..accounts import delete_user
+    with db_session():
+        user = _user_arg(username)
+        if not yes:
+            click.confirm(f"Delete {user.username} ({user.email or 'no email'})?", abort=True)
+        try:
+            delete_user(user)
+        except ServiceError as e:
+            fail(e)
+        click.echo(f"{user.username} has been deleted.")
+
+
+# ---------------------------------------------------------------- import
+
+class _BadBatch(Exception):
+    """Raised inside a batch's transaction to roll all of it back."""
+
+
+def read_import_rows(text: str) -> list[tuple[int, dict]]:
+    """(line number, row) for each data row of a CSV with a header line naming columns
+    among IMPORT_COLUMNS (username required). ClickException for an unusable header."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    if not header:
+        raise click.ClickException("the file is empty: the first line must name the columns "
+                                   f"({','.join(IMPORT_COLUMNS)})")
+    unknown = [h for h in header if h not in IMPORT_COLUMNS]
+    if unknown or "username" not in header or len(set(header)) != len(header):
+        raise click.ClickException(f"line 1: the columns must be among {','.join(IMPORT_COLUMNS)} "
+                                   f"(username required, each once); found {','.join(header)}")
+    reader.fieldnames = header
+    # The line a row ends on (a quoted field may span lines); blank lines are skipped.
+    return [(reader.line_num, row) for row in reader]
+
+
+def import_batch(batch: list[tuple[int, dict]]) -> list[tuple[int, str]]:
+    """Create every person of `batch` in one transaction, or none of them: the problems of
+    each bad row, by line number (an empty list when all were created)."""
+    from ..accounts import create_user
+    from ..models import database
+    problems: list[tuple[int, str]] = []
+    try:
+        with database.atomic():
+            for line, row in batch:
+                if None in row:  # more fields than columns
+                    problems.append((line, "more fields than the header has columns"))
+                    continue
+                values = {k: (v or "").strip() for k, v in row.items() if k != "password"}
+                password = row.get("password") or None
+                try:
+                    with database.atomic():  # a savepoint: a refused row leaves nothing behind
+                        create_user(values.get("username", ""), values.get("email") or None, password,
+                                    first_name=values.get("first_name", ""),
+                                    last_name=values.get("last_name", ""),
+                                    role=values.get("role") or "viewer", email_verified=True)
+                except ServiceError as e:
+                    detail = "; ".join(f"{k}: {v}" for k, v in e.fields.items()) if e.fields else e.message
+                    problems.append((line, detail))
+            if problems:
+                raise _BadBatch()
+    except _BadBatch:
+        pass
+    return problems
+
+
+@users.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000),
+              help="People created per transaction: a bad row stops its whole batch.")
+@with_appcontext
+def users_import(file, batch_size):
+    """Create people from a CSV file with a header line naming its columns: username, and
+    any of email, first_name, last_name, role, password (people without a password get
+    confirmation links from `keystead users reset-link` or their page). Each batch is one
+    transaction: a bad row is reported with its line number and nothing of its batch is
+    created. Exits 1 when any row was bad."""
+    try:
+        text = file.read()
+    except UnicodeDecodeError:
+        raise click.ClickException("the file is not UTF-8 text") from None
+    rows = read_import_rows(text)
+    created = no_password = bad = 0
+    refused: list[str] = []
+    with db_session():
+        with click.progressbar(length=len(rows), label="Importing",
+                               file=sys.stderr) as bar:
+            for start in range(0, len(rows), batch_size):
+                batch = rows[start:start + batch_size]
+                problems = import_batch(batch)
+                if problems:
+                    bad += len(problems)
+                    refused += [f"line {line}: {detail}" for line, detail in problems]
+                    refused.append(f"lines {batch[0][0]}-{batch[-1][0]}: nobody of this batch "
+                                   "was created")
+                else:
+                    created += len(batch)
+                    no_password += sum(1 for _, row in batch if not row.get("password"))
+                bar.update(len(batch))
+    for message in refused:
+        click.echo(message, err=True)
+    click.echo(f"Created {created} of {len(rows)} people.")
+    if no_password:
+        click.echo(f"{no_password} have no password yet: give each a link from "
+                   "`keystead users reset-link USERNAME` or their page under /admin/people.")
+    if bad:
+        raise click.ClickException(f"{bad} bad row{'s' if bad != 1 else ''}; "
+                                   "nobody of their batches was created")

@@ -9,6 +9,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from ..errors import ProviderError
 from ..models import User
 from .session import check_session_age, load_session_user
 
@@ -27,10 +28,12 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from . import account, admin, auth
+    from . import account, admin, audit, auth, documents
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(documents.bp)
+    app.register_blueprint(audit.bp)
 
     @app.before_request
     def _session_limits():
@@ -49,6 +52,7 @@ def init_app(app: Flask) -> None:
 
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(ProviderError, _provider_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
 
@@ -93,6 +97,15 @@ def _csrf_error(e: CSRFError):
     return render_template("error.html", status=400, title="The form has expired",
                            message="The form was missing its security token or it had expired. "
                                    "Go back, reload the page and try again."), 400
+
+
+def _provider_error(e: ProviderError):
+    """A sign-in provider failed (app.login.provider_failures logged why): a short page, no
+    details. The API's own ServiceError handler answers its requests first."""
+    if _wants_json():
+        from ..api.errors import service_error_response
+        return service_error_response(e)
+    return render_template("error.html", status=e.status, title="Sign-in failed", message=e.message), e.status
 
 
 def _http_error(e: HTTPException):

@@ -1,0 +1,195 @@
+"""Groups (SPEC 4): the one place the browser, the API and the CLI create, rename and
+delete groups and change their members. Names are unique after the same normalisation
+as usernames (NFKC, case-folded), kept in Group.name_key where the database enforces it.
+
+Every change is reported to plugins as a `group_change` event whose details say what
+happened (`action`: create, rename, delete, add_member, remove_member) and to which group.
+"""
+from __future__ import annotations
+
+import unicodedata
+
+from peewee import JOIN, IntegrityError, fn
+
+from .accounts import normalise
+from .errors import Conflict, NotFound, ValidationFailed
+from .models import Group, Membership, User, database
+from .plugins import hook
+
+NAME_MAX = 100
+
+
+def group_name_problem(name) -> str | None:
+    """Why `name` cannot name a group, or None."""
+    if not isinstance(name, str) or not name.strip():
+        return "Enter a group name."
+    name = unicodedata.normalize("NFKC", name.strip())
+    if len(name) > NAME_MAX or len(normalise(name)) > NAME_MAX:
+        return f"Use at most {NAME_MAX} characters."
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        return "Control characters are not allowed."
+    return None
+
+
+def _clean_name(name) -> str:
+    if p := group_name_problem(name):
+        raise ValidationFailed({"name": p})
+    return unicodedata.normalize("NFKC", name.strip())
+
+
+def _taken(name: str) -> Conflict:
+    message = f"A group named {name!r} already exists."
+    return Conflict(message, {"name": message}, code="taken")
+
+
+def _event(actor: User | None, group: Group, action: str, **details) -> None:
+    hook().keystead_event(event="group_change", actor=actor, target=details.pop("member", None),
+                          outcome="success",
+                          details={"action": action, "group": group.name, "group_id": group.id, **details})
+
+
+# ---------------------------------------------------------------- look-ups
+
+def get_group(group_id) -> Group:
+    try:
+        group_id = int(group_id)
+    except (TypeError, ValueError):
+        group_id = 0
+    group = Group.get_or_none(Group.id == group_id) if 0 < group_id < 2**63 else None
+    if group is None:
+        raise NotFound("No such group.")
+    return group
+
+
+def find_group(name_or_id: str) -> Group:
+    """The group named `name_or_id` (case-insensitive), else the one with that id (CLI)."""
+    group = None
+    if isinstance(name_or_id, str) and name_or_id.strip():
+        group = Group.get_or_none(Group.name_key == normalise(name_or_id.strip()))
+        if group is None and name_or_id.strip().isdigit():
+            try:
+                group = get_group(name_or_id.strip())
+            except NotFound:
+                group = None
+    if group is None:
+        raise NotFound(f"No group named {name_or_id!r}.")
+    return group
+
+
+def list_groups(q: str = "", page: int = 1, per_page: int = 50) -> tuple[list[tuple[Group, int]], int]:
+    """A page of groups (by name) with their member counts, and the total: two queries."""
+    counted = Group.select(fn.COUNT(Group.id))
+    members = fn.COUNT(Membership.id).alias("member_count")
+    rows = (Group.select(Group, members)
+            .join(Membership, JOIN.LEFT_OUTER, on=(Membership.group == Group.id)))
+    q = (q or "").replace("\x00", "").strip()  # NUL cannot be sent to PostgreSQL
+    if q:
+        # Groups are few next to people: a substring match is cheap enough here.
+        where = Group.name_key.contains(normalise(q))
+        counted, rows = counted.where(where), rows.where(where)
+    total = counted.scalar()
+    rows = (rows.group_by(Group.id)
+            .order_by(Group.name_key)
+            .paginate(page, per_page))
+    return [(g, g.member_count) for g in rows], total
+
+
+def member_count(group: Group) -> int:
+    return Membership.select(fn.COUNT(Membership.id)).where(Membership.group == group.id).scalar()
+
+
+def members_of(group: Group, page: int = 1, per_page: int = 50) -> tuple[list[User], int]:
+    """A page of the group's members (by username), and how many there are."""
+    total = member_count(group)
+    rows = (User.select().join(Membership, on=(Membership.user == User.id))
+            .where(Membership.group == group.id)
+            .order_by(User.username_key)
+            .paginate(page, per_page))
+    return list(rows), total
+
+
+def group_names_of(user_ids: list[int]) -> dict[int, list[str]]:
+    """{user id: [group names]} for many people in one query (lists of people)."""
+    out: dict[int, list[str]] = {uid: [] for uid in user_ids}
+    if not user_ids:
+        return out
+    rows = (Membership.select(Membership.user, Group.name)
+            .join(Group, on=(Membership.group == Group.id))
+            .where(Membership.user.in_(user_ids))
+            .order_by(Group.name_key).tuples())
+    for user_id, name in rows:
+        out[user_id].append(name)
+    return out
+
+
+def groups_of_user(user: User) -> list[Group]:
+    return list(Group.select().join(Membership, on=(Membership.group == Group.id))
+                .where(Membership.user == user.id).order_by(Group.name_key))
+
+
+# ---------------------------------------------------------------- changes
+
+def create_group(name, actor: User | None = None) -> Group:
+    """A new group; ValidationFailed for a bad name, Conflict when the name is taken."""
+    name = _clean_name(name)
+    key = normalise(name)
+    if Group.select().where(Group.name_key == key).exists():
+        raise _taken(name)
+    try:
+        with database.atomic():
+            group = Group.create(name=name, name_key=key)
+            _event(actor, group, "create")
+    except IntegrityError:  # created by another request between the check and the insert
+        raise _taken(name) from None
+    return group
+
+
+def rename_group(group: Group, name, actor: User | None = None) -> Group:
+    name = _clean_name(name)
+    key = normalise(name)
+    if name == group.name:
+        return group
+    if key != group.name_key and Group.select().where(Group.name_key == key).exists():
+        raise _taken(name)
+    try:
+        with database.atomic():
+            Group.update(name=name, name_key=key).where(Group.id == group.id).execute()
+            _event(actor, group, "rename", old_name=group.name, new_name=name)
+    except IntegrityError:
+        raise _taken(name) from None
+    return Group.get_by_id(group.id)
+
+
+def delete_group(group: Group, actor: User | None = None) -> None:
+    """Delete a group and its memberships (the people stay)."""
+    with database.atomic():
+        _event(actor, group, "delete")
+        Membership.delete().where(Membership.group == group.id).execute()
+        Group.delete().where(Group.id == group.id).execute()
+
+
+def is_member(group: Group, user: User) -> bool:
+    return Membership.select().where((Membership.group == group.id) & (Membership.user == user.id)).exists()
+
+
+def add_member(group: Group, user: User, actor: User | None = None) -> bool:
+    """Add `user` to `group`; False when they already were a member (nothing changes)."""
+    if is_member(group, user):
+        return False
+    try:
+        with database.atomic():
+            Membership.create(group=group.id, user=user.id)
+            _event(actor, group, "add_member", member=user, username=user.username)
+    except IntegrityError:  # added by another request meanwhile: the outcome is the same
+        return False
+    return True
+
+
+def remove_member(group: Group, user: User, actor: User | None = None) -> None:
+    """Take `user` out of `group`; NotFound when they are not a member."""
+    with database.atomic():
+        removed = (Membership.delete()
+                   .where((Membership.group == group.id) & (Membership.user == user.id)).execute())
+        if not removed:
+            raise NotFound(f"{user.username} is not a member of {group.name}.", code="not_a_member")
+        _event(actor, group, "remove_member", member=user, username=user.username)
