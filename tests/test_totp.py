@@ -110,3 +110,35 @@ def test_setup_cannot_restart_while_enabled(app, users):
             totp.begin_setup(user)
 
 
+
+
+def test_an_administrator_resets_two_factor_from_the_api_and_the_page(app, client, users, auth):
+    from api_support import bearer, login
+    from conftest import post_form
+    users.create("boss", role="administrator")
+    person, password = users.create("ada")
+    enable(app, person)
+    admin_token = login(client, "boss")["access_token"]
+    admin_headers = bearer(admin_token)
+    assert client.delete(f"/api/v1/users/{person.id}/totp", headers=admin_headers).status_code == 204
+    with app.test_request_context():
+        assert not totp.totp_enabled(person)
+        assert log_in_with_password("ada", password).username == "ada"
+    enable(app, person)
+    auth.login("boss")
+    page = client.get(f"/admin/people/{person.id}").get_data(as_text=True)
+    assert "Reset two-factor authentication" in page
+    r = post_form(client, f"/admin/people/{person.id}/two-factor", {}, page=f"/admin/people/{person.id}")
+    assert r.status_code in (302, 303)
+    with app.test_request_context():
+        assert not totp.totp_enabled(person)
+    assert "Reset two-factor" not in client.get(f"/admin/people/{person.id}").get_data(as_text=True)
+
+
+def test_only_administrators_reset_two_factor(client, users):
+    from api_support import assert_error, bearer, login
+    users.create("boss", role="administrator")
+    person, _ = users.create("ada")
+    token = login(client, "ada")["access_token"]
+    assert_error(client.delete(f"/api/v1/users/{person.id}/totp", headers=bearer(token)), 403)
+    assert_error(client.delete(f"/api/v1/users/{person.id}/totp"), 401)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from .. import accounts, groups, recovery
+from .. import accounts, groups, recovery, totp
 from ..errors import Conflict, ValidationFailed
 from ..models import ROLES, User, database
 from .auth import admin_required, current_api_user
@@ -128,6 +128,13 @@ def reset_link(id):
     return jsonify(reset_url=url, expires_in=3600, sent=sent)
 
 
+@bp.delete("/users/<int:id>/totp")
+@admin_required
+def reset_two_factor(id):
+    totp.reset_by_administrator(accounts.get_user(id), actor=current_api_user())
+    return "", 204
+
+
 def require_local_password(target: User) -> None:
     """Refuse links for people whose password an outside provider keeps (409)."""
     try:
@@ -205,5 +212,14 @@ OPENAPI_PATHS: dict = {
                                               expires_in={"type": "integer"},
                                               sent={"type": "boolean"}))},
             errors=(403, 404, 409)),
+    },
+    "/api/v1/users/{id}/totp": {
+        "delete": operation(
+            "Reset a person's two-factor authentication", tag="users", operation_id="resetTwoFactor",
+            parameters=[_USER_ID],
+            description="Administrators only, for a person who lost their device: their TOTP "
+                        "set-up and recovery codes are removed; they log in with their password "
+                        "alone until they set it up again.",
+            responses={204: ("Reset.", None)}, errors=(403, 404)),
     },
 }

@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover - older WTForms
     def SelectChoice(value, label):  # noqa: N802
         return (value, label)
 
-from .. import accounts, groups, recovery
+from .. import accounts, groups, recovery, totp
 from ..errors import Conflict, NotFound, ServiceError
 from ..links import LIFETIMES, pending_link
 from ..mail import mail_configured
@@ -195,7 +195,8 @@ def _person_page(user: User, status: int = 200, **forms):
         mail_on=mail_configured(),
         lifetimes={k: v // 3600 for k, v in LIFETIMES.items()}, is_me=user.id == _me().id,
         sudo_mode=current_app.extensions["keystead.settings"]["Password.WebSudoMode"],
-        sudo_active=sudo_active(), errors=forms.get("errors", [])), status)
+        sudo_active=sudo_active(), errors=forms.get("errors", []),
+        two_factor=totp.totp_enabled(user)), status)
 
 
 def _has_local_password(user: User) -> bool:
@@ -280,6 +281,21 @@ def _set_locked(user_id: int, locked: bool):
             return redirect(url_for("auth.login"), SEE_OTHER)
     else:
         flash(f"{updated.username} is unlocked.", "success")
+    return _back_to("admin.person", user_id=user.id)
+
+
+@bp.route("/people/<int:user_id>/two-factor", methods=["GET", "POST"])
+@sudo_required
+def reset_two_factor(user_id):
+    """Clear a person's two-factor set-up (a lost device); they set it up again."""
+    user = _person_or_404(user_id)
+    if request.method == "GET":
+        return _back_to("admin.person", user_id=user.id)
+    if not ActionForm().validate():
+        abort(400)
+    totp.reset_by_administrator(user, actor=_me())
+    flash(f"Two-factor authentication of {user.username} is reset; they log in with their password "
+          "alone until they set it up again.", "success")
     return _back_to("admin.person", user_id=user.id)
 
 
