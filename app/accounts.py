@@ -322,15 +322,24 @@ def change_password(user: User, current_password: str, new_password: str, *,
     """A person changes their own password, proving the current one. Their other sessions
     and tokens end; `keep_token_family` (the API caller's own) keeps working."""
     require_password_provider(user)
-    if not isinstance(current_password, str) or not check_user_password(user, current_password):
-        raise ValidationFailed({"current_password": "The current password is not correct."})
+    _guarded_password_check(user, current_password, "current_password")
     return set_password(user, new_password, event="password_change", keep_token_family=keep_token_family)
 
 
 def delete_own_account(user: User, password: str) -> None:
-    if not isinstance(password, str) or not check_user_password(user, password):
-        raise ValidationFailed({"password": "The password is not correct."})
+    _guarded_password_check(user, password, "password")
     delete_user(user, actor=user)
+
+
+def _guarded_password_check(user: User, password, field: str) -> None:
+    """A re-entered password is a guess like a login: the person's lockout guards it."""
+    from .throttle import guarded
+
+    def check():
+        if not isinstance(password, str) or not check_user_password(user, password):
+            raise ValidationFailed({field: "The password is not correct." if field == "password"
+                                    else "The current password is not correct."})
+    guarded(user.username, check)
 
 
 def _refuse_last_administrator(target: User, action: str) -> None:
@@ -420,7 +429,8 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 def _search_condition(q: str):
     """Each word of `q` begins the username, the email address, the first or the last name
     (so "grace hop" finds Grace Hopper); None for an empty search."""
-    words = unicodedata.normalize("NFKC", q).split()[:SEARCH_TERMS_MAX]
+    # NUL cannot be sent to PostgreSQL and matches nothing anywhere.
+    words = unicodedata.normalize("NFKC", q.replace("\x00", "")).split()[:SEARCH_TERMS_MAX]
     condition = None
     for word in words:
         key, name = normalise(word), _name_needle(word)

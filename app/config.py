@@ -20,6 +20,9 @@ log = logging.getLogger("keystead")
 
 CONFIG_FILE = "keystead.toml"
 ENV_PREFIX = "KEYSTEAD_"
+# Variables a plugin reads for its own settings (KEYSTEAD_PLUGIN_<PLUGIN>_<KEY>, see
+# docs/providers.md); the core neither reads them nor warns about them.
+PLUGIN_ENV_PREFIX = "KEYSTEAD_PLUGIN_"
 
 
 class ConfigError(Exception):
@@ -268,7 +271,8 @@ def read_settings(instance_path: str, environ=None, overrides: dict | None = Non
             raise ConfigError(f"{path}: not valid TOML: {e}") from None
         raw.update(_flatten_toml(data, path))
     for env_name, env_raw in environ.items():
-        if not env_name.startswith(ENV_PREFIX) or env_name == "KEYSTEAD_INSTANCE":
+        if (not env_name.startswith(ENV_PREFIX) or env_name == "KEYSTEAD_INSTANCE"
+                or env_name.startswith(PLUGIN_ENV_PREFIX)):
             continue
         name = _env_setting(env_name)
         if name is None:

@@ -20,7 +20,9 @@ hookimpl = pluggy.HookimplMarker("keystead")
 def keystead_provider_info():
     """Describe the provider this plugin offers, if any.
 
-    Called at start-up and for ``GET /api/v1/providers``. Return a
+    Called at start-up and for ``GET /api/v1/providers`` and ``keystead providers``, always
+    within an app context (``current_app.extensions["keystead.settings"]`` holds the
+    settings, for a title or availability that depends on them). Return a
     :class:`app.identity.ProviderInfo` (name, title, availability and what it supports),
     or None for a plugin that provides no login (an event observer, a password policy).
     All results are collected; two plugins may not claim one name.
@@ -29,8 +31,8 @@ def keystead_provider_info():
 
 @hookspec
 def keystead_startup(app, settings):
-    """Prepare the plugin for serving. Called once per app, after the settings are read
-    and the named providers are known to be installed and available.
+    """Prepare the plugin for serving. Called once per app, within its app context, after
+    the settings are read and the named providers are known to be installed and available.
 
     ``settings`` is the checked :class:`app.config.Settings`; a provider is active when its
     name is in ``settings.providers``. Raise :class:`app.identity.ProviderUnavailable` with

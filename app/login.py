@@ -8,14 +8,20 @@ unverified (403).
 """
 from __future__ import annotations
 
+import contextlib
+import logging
+
 from flask import current_app, request
+from peewee import OperationalError
 
 from . import throttle
 from .accounts import record_login, settings
-from .errors import AccountLocked, AuthenticationFailed, EmailNotVerified, ServiceError
+from .errors import AccountLocked, AuthenticationFailed, EmailNotVerified, ProviderError, ServiceError
 from .models import User, database
 from .plugins import hook, password_providers
 from .totp import check_second_factor, totp_enabled
+
+log = logging.getLogger("keystead")
 
 
 def client_address() -> str | None:
@@ -27,12 +33,29 @@ def client_address() -> str | None:
 
 
 def authenticate_identity(login, password):
-    """The Identity the first active password provider vouches for, or None."""
+    """The Identity the first active password provider vouches for, or None. A provider
+    that fails unexpectedly stops the login with ProviderError (its traceback is logged)."""
     for name in password_providers():
-        identity = hook().keystead_authenticate(provider=name, username=login, password=password)
+        with provider_failures(name, "keystead_authenticate"):
+            identity = hook().keystead_authenticate(provider=name, username=login, password=password)
         if identity is not None:
             return identity
     return None
+
+
+@contextlib.contextmanager
+def provider_failures(provider: str, hook_name: str):
+    """Turn an unexpected exception inside a provider's hook into ProviderError (502): the
+    person sees a short message, the log gets the traceback. A ServiceError the provider
+    raised on purpose (ProviderError with its own message) passes through unchanged."""
+    try:
+        yield
+    except (ServiceError, OperationalError):  # a busy database answers 503 as anywhere else
+        raise
+    except Exception:
+        log.exception("provider %s failed in %s", provider, hook_name)
+        raise ProviderError("The sign-in provider failed. Try again later, or tell an administrator "
+                            "if it keeps happening.") from None
 
 
 class SecondFactorRequired(ServiceError):
@@ -66,7 +89,8 @@ def log_in_with_password(login, password, otp=None) -> User:
     if identity is None:
         _record_failure(key, {"username": key[:64]})
         raise AuthenticationFailed()
-    user = hook().keystead_map_identity(identity=identity)
+    with provider_failures(identity.provider, "keystead_map_identity"):
+        user = hook().keystead_map_identity(identity=identity)
     if user is None:
         raise AuthenticationFailed()
     if user.locked:
@@ -128,8 +152,12 @@ def _record_login(user: User, key: str, provider: str) -> User:
 
 
 def log_in_as_identity(identity) -> User:
-    """Finish a redirect-based login (OIDC, SAML...) for an identity a provider verified."""
-    user = hook().keystead_map_identity(identity=identity)
+    """Finish a redirect-based login (OIDC, SAML...) for an identity a provider verified:
+    map it to the local user (created on first login) and record the login. Raises
+    AuthenticationFailed, AccountLocked or ProviderError; the caller starts the session
+    (app.web.session.start_session) or issues tokens."""
+    with provider_failures(identity.provider, "keystead_map_identity"):
+        user = hook().keystead_map_identity(identity=identity)
     if user is None:
         raise AuthenticationFailed("Your sign-in provider did not give a usable identity.")
     if user.locked:

@@ -97,6 +97,9 @@ class Group(BaseModel):
 class Membership(BaseModel):
     user = ForeignKeyField(User, backref="memberships", on_delete="CASCADE")
     group = ForeignKeyField(Group, backref="memberships", on_delete="CASCADE")
+    # The provider whose group claim made this membership (app.identities.sync_groups
+    # removes it when the claim no longer names the group); None: added here by hand.
+    provider = CharField(max_length=64, null=True)
 
     class Meta:
         indexes = ((("user", "group"), True), (("group",), False))

@@ -62,6 +62,13 @@ def provider_infos(pm: pluggy.PluginManager) -> dict[str, ProviderInfo]:
 def start_providers(app, pm: pluggy.PluginManager, settings: Settings) -> dict[str, ProviderInfo]:
     """Refuse start-up unless every provider named in Authentication.Provider is installed
     and available; then let every plugin prepare itself."""
+    # Within an app context, so a provider can read its settings from current_app
+    # (current_app.extensions["keystead.settings"]) to describe itself and start.
+    with app.app_context():
+        return _start_providers(app, pm, settings)
+
+
+def _start_providers(app, pm: pluggy.PluginManager, settings: Settings) -> dict[str, ProviderInfo]:
     infos = provider_infos(pm)
     for name in settings.providers:
         info = infos.get(name)

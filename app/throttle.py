@@ -52,5 +52,24 @@ def record_failure(key: str) -> bool:
     return False
 
 
+def guarded(login: str, check) -> None:
+    """Run `check()`, a password or code check that raises ValidationFailed when wrong, under
+    the lockout of `login`: AccountLocked (423) while locked out, and a failure counts
+    toward it. Every re-entry of a secret (web sudo, password change, account deletion,
+    two-factor changes) is a guess like a login and is guarded the same way. A right
+    answer does not reset the count (only a login does): a right password followed by
+    wrong codes must still run into the lockout."""
+    from .errors import AccountLocked, ValidationFailed
+    key = throttle_key(login)
+    remaining = seconds_locked(key)
+    if remaining:
+        raise AccountLocked("Too many failed attempts. Try again later.", retry_after=remaining)
+    try:
+        check()
+    except ValidationFailed:
+        record_failure(key)
+        raise
+
+
 def record_success(key: str) -> None:
     LoginThrottle.update(failures=0).where((LoginThrottle.key == key) & (LoginThrottle.failures > 0)).execute()

@@ -10,27 +10,13 @@ from flask import Blueprint, jsonify
 
 from .. import throttle, totp
 from ..accounts import check_user_password
-from ..errors import AccountLocked, ValidationFailed
+from ..errors import ValidationFailed
 from ..models import User
 from .auth import current_api_user, login_required
 from .jsonbody import fields, json_body
 from .openapi import obj, operation, string
 
 bp = Blueprint("api_totp", __name__)
-
-
-def _guarded(user: User, check) -> None:
-    """Run `check()` (raises ValidationFailed when wrong) under the person's lockout: 423
-    while locked out; a failure counts toward it."""
-    key = throttle.throttle_key(user.username)
-    remaining = throttle.seconds_locked(key)
-    if remaining:
-        raise AccountLocked("Too many failed attempts. Try again later.", retry_after=remaining)
-    try:
-        check()
-    except ValidationFailed:
-        throttle.record_failure(key)
-        raise
 
 
 def _check_password(user: User, password: str) -> None:
@@ -43,7 +29,7 @@ def _check_password(user: User, password: str) -> None:
 def begin():
     user = current_api_user()
     data = fields(json_body(), required=("password",))
-    _guarded(user, lambda: _check_password(user, data["password"]))
+    throttle.guarded(user.username, lambda: _check_password(user, data["password"]))
     secret, url = totp.begin_setup(user)
     return jsonify(secret=secret, otpauth_url=url)
 
@@ -60,9 +46,9 @@ def confirm():
 def disable():
     user = current_api_user()
     data = fields(json_body(), required=("password", "code"))
-    _guarded(user, lambda: _check_password(user, data["password"]))
+    throttle.guarded(user.username, lambda: _check_password(user, data["password"]))
     # 409 totp_not_enabled when it is off: that is not a wrong code, and does not count.
-    _guarded(user, lambda: totp.disable(user, data["code"]))
+    throttle.guarded(user.username, lambda: totp.disable(user, data["code"]))
     return "", 204
 
 

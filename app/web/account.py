@@ -13,7 +13,7 @@ from flask import Blueprint, abort, current_app, flash, make_response, redirect,
 from flask_login import current_user, login_required
 
 from .. import accounts, apikeys, recovery, throttle, totp
-from ..errors import Conflict, NotFound, ServiceError, ValidationFailed
+from ..errors import AccountLocked, Conflict, NotFound, ServiceError, ValidationFailed
 from .forms import (ApiKeyForm, ChangePasswordForm, DeleteAccountForm, ProfileForm, SecondFactorForm, add_error,
                     show_service_error)
 from .session import end_session, grant_sudo, start_session, sudo_active, sudo_required
@@ -218,22 +218,18 @@ def two_factor_disable():
         return _page("account/two_factor_disable.html", form=form)
     if not form.validate():
         return _page("account/two_factor_disable.html", 400, form=form)
-    key = throttle.throttle_key(user.username)
-    remaining = throttle.seconds_locked(key)
-    if remaining:
-        form.form_errors.append("Too many failed attempts. Try again later.")
-        response = _page("account/two_factor_disable.html", 423, form=form)
-        response.headers["Retry-After"] = str(remaining)
-        return response
     try:
-        totp.disable(user, form.code.data)
+        throttle.guarded(user.username, lambda: totp.disable(user, form.code.data))
+    except AccountLocked as e:
+        form.form_errors.append(e.message)
+        response = _page("account/two_factor_disable.html", e.status, form=form)
+        response.headers["Retry-After"] = str(e.retry_after)
+        return response
     except ValidationFailed as e:
-        throttle.record_failure(key)
         show_service_error(form, e)
         return _page("account/two_factor_disable.html", e.status, form=form)
     except Conflict:  # turned off meanwhile (another tab, an administrator)
         return redirect(url_for("account.two_factor"), SEE_OTHER)
-    throttle.record_success(key)
     flash("Two-factor authentication is off. Your recovery codes no longer work.", "success")
     return redirect(url_for("account.two_factor"), SEE_OTHER)
 

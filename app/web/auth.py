@@ -14,7 +14,7 @@ from flask import (Blueprint, abort, current_app, flash, make_response, redirect
 from flask_login import current_user, login_required
 
 from .. import accounts, recovery, throttle
-from ..errors import AccountLocked, AuthenticationFailed, EmailNotVerified, Forbidden, ServiceError
+from ..errors import AccountLocked, AuthenticationFailed, EmailNotVerified, Forbidden, ServiceError, ValidationFailed
 from ..links import InvalidLink
 from ..login import (SecondFactorRequired, WrongSecondFactor, client_address, complete_second_factor,
                      log_in_with_password)
@@ -295,18 +295,22 @@ def sudo():
         if not form.validate():
             return _page("auth/sudo.html", 400, form=form, has_password=has_password)
         # Re-entry is a password guess like a login: the same lockout guards it.
-        key = throttle.throttle_key(user.username)
-        remaining = throttle.seconds_locked(key)
-        if remaining:
-            form.form_errors.append("Too many failed attempts. Try again later.")
-            response = _page("auth/sudo.html", 423, form=form, has_password=has_password)
-            response.headers["Retry-After"] = str(remaining)
+        try:
+            throttle.guarded(user.username, lambda: _check_sudo_password(user, form.password.data))
+        except AccountLocked as e:
+            form.form_errors.append(e.message)
+            response = _page("auth/sudo.html", e.status, form=form, has_password=has_password)
+            response.headers["Retry-After"] = str(e.retry_after)
             return response
-        if not accounts.check_user_password(user, form.password.data):
-            throttle.record_failure(key)
-            form.password.errors = ["The password is not correct."]
+        except ValidationFailed as e:
+            form.password.errors = [e.fields["password"]]
             return _page("auth/sudo.html", 401, form=form, has_password=has_password)
-        throttle.record_success(key)
+        start_session(user)  # a new session at re-entry too, then the grant in it
         grant_sudo()
         return redirect(target, SEE_OTHER)
     return _page("auth/sudo.html", form=form, has_password=has_password)
+
+
+def _check_sudo_password(user, password) -> None:
+    if not accounts.check_user_password(user, password):
+        raise ValidationFailed({"password": "The password is not correct."})
