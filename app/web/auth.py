@@ -293,24 +293,31 @@ def sudo():
     form = SudoForm()
     if request.method == "POST" and has_password:
         if not form.validate():
-            return _page("auth/sudo.html", 400, form=form, has_password=has_password)
+            return _sudo_page(400, form=form, has_password=has_password)
         # Re-entry is a password guess like a login: the same lockout guards it.
         try:
             throttle.guarded(user.username, lambda: _check_sudo_password(user, form.password.data))
         except AccountLocked as e:
             form.form_errors.append(e.message)
-            response = _page("auth/sudo.html", e.status, form=form, has_password=has_password)
+            response = _sudo_page(e.status, form=form, has_password=has_password)
             response.headers["Retry-After"] = str(e.retry_after)
             return response
         except ValidationFailed as e:
             form.password.errors = [e.fields["password"]]
-            return _page("auth/sudo.html", 401, form=form, has_password=has_password)
+            return _sudo_page(401, form=form, has_password=has_password)
         start_session(user)  # a new session at re-entry too, then the grant in it
         grant_sudo()
         return redirect(target, SEE_OTHER)
-    return _page("auth/sudo.html", form=form, has_password=has_password)
+    return _sudo_page(200, form=form, has_password=has_password)
 
 
 def _check_sudo_password(user, password) -> None:
     if not accounts.check_user_password(user, password):
         raise ValidationFailed({"password": "The password is not correct."})
+
+
+def _sudo_page(status: int, **context):
+    """The re-entry page; people of an outside provider get a link to log in there again."""
+    info = current_app.extensions["keystead.providers"].get(current_user.provider)
+    return _page("auth/sudo.html", status, target=safe_next(request.args.get("next")),
+                 provider_login_url=info.login_url if info else None, **context)

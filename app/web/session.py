@@ -61,9 +61,17 @@ def check_session_age() -> None:
 
 
 def sudo_active() -> bool:
-    if not _settings()["Password.WebSudoMode"]:
+    """Whether sensitive actions may go ahead without asking again. People with no password
+    here (an outside provider's) prove themselves by a fresh login through that provider:
+    a login within WebSudoModeDuration counts as re-entry."""
+    s = _settings()
+    if not s["Password.WebSudoMode"]:
         return True
-    return session.get(SUDO_KEY, 0) > time.time()
+    if session.get(SUDO_KEY, 0) > time.time():
+        return True
+    if current_user.is_authenticated and current_user.password_hash is None:
+        return time.time() - session.get("login_at", 0) < s["Password.WebSudoModeDuration"]
+    return False
 
 
 def grant_sudo() -> None:
