@@ -36,3 +36,26 @@ test: install-test
 
 clean:
 	rm -rf $(VENV) *.egg-info
+
+## bench: the benchmark (bench/, docs/performance.md) in its own environment, .venv-bench:
+## the project plus Flask-Security-Too and matplotlib (bench/requirements.txt), never in
+## the project's dependencies. Installs wrk when root and missing (else a Python driver).
+## BENCH_ARGS=--quick for a short machinery check.
+BENCH_VENV := .venv-bench
+BENCH_ARGS ?=
+
+$(BENCH_VENV)/.installed: pyproject.toml bench/requirements.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install -q -e . -r bench/requirements.txt
+	touch $@
+
+.PHONY: bench
+bench: $(BENCH_VENV)/.installed
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null 2>&1; } || \
+	    echo "bench: could not install wrk; using the Python load driver"; \
+	  else echo "bench: wrk not installed (apt-get install wrk); using the Python load driver"; fi; }
+	$(BENCH_VENV)/bin/python -m bench.run $(BENCH_ARGS)
