@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 from peewee import Database, OperationalError
 from playhouse.db_url import connect as connect_url
+from playhouse.pool import PooledDatabase
 
 from .models import database
 
@@ -37,16 +38,13 @@ def sqlite_path(url: str, instance_path: str) -> str | None:
 
 
 def open_database(url: str, instance_path: str) -> Database:
-    """A pooled peewee Database for `url`: connections are reused across requests, which
-    matters most on SQLite, where opening one with its pragmas costs more than a request."""
+    """A peewee Database for `url` whose connections outlive a request: on SQLite one per
+    worker thread, kept open (opening one with its pragmas costs more than a whole
+    request); on PostgreSQL a pool that each request borrows from."""
     scheme = urlsplit(url).scheme
     path = sqlite_path(url, instance_path)
     if path is not None:
-        base = "sqlite+pool" if path != ":memory:" else "sqlite"
-        kwargs = {"pragmas": SQLITE_PRAGMAS}
-        if base == "sqlite+pool":
-            kwargs.update(max_connections=16, stale_timeout=3600, check_same_thread=False)
-        return connect_url(f"{base}:///{path}", **kwargs)
+        return connect_url(f"sqlite:///{path}", pragmas=SQLITE_PRAGMAS)
     if "+pool" not in scheme and scheme in ("postgres", "postgresql", "postgresext",
                                              "postgresqlext", "psycopg3"):
         url = url.replace(f"{scheme}://", f"{scheme}+pool://", 1)
@@ -55,19 +53,22 @@ def open_database(url: str, instance_path: str) -> Database:
 
 
 def init_app(app: Flask, url: str, instance_path: str) -> Database:
-    """Bind the models to the configured database and manage a connection per request."""
+    """Bind the models to the configured database; each request has a connection (its
+    thread's own on SQLite, one borrowed from the pool and given back on PostgreSQL)."""
     db = open_database(url, instance_path)
     database.initialize(db)
     app.extensions["keystead.db"] = db
 
     @app.before_request
     def _open_connection():
-        db.connect(reuse_if_open=True)
+        if db.is_closed():
+            db.connect()
 
-    @app.teardown_appcontext
-    def _close_connection(exc):
-        if not db.is_closed():
-            db.close()  # back to the pool
+    if isinstance(db, PooledDatabase):
+        @app.teardown_appcontext
+        def _close_connection(exc):
+            if not db.is_closed():
+                db.close()  # back to the pool
 
     return db
 
@@ -79,3 +80,32 @@ def database_answers(db: Database) -> bool:
     except (OperationalError, Exception):  # any driver failure means "not answering"
         log.exception("database health check failed")
         return False
+
+
+class CompiledQuery:
+    """A query on a hot path, built with the ORM once per database and then run as plain
+    SQL with parameters: on the path every API call takes, peewee's query building costs
+    more than the query itself (PERFORMANCE.md).
+
+    `build(*markers)` returns the peewee query with the given marker values where the
+    parameters go; `run(*values)` executes it with real values and returns the cursor.
+    """
+
+    def __init__(self, name: str, build, markers: tuple):
+        self.attribute = f"keystead_compiled_{name}"
+        self.build, self.markers = build, markers
+
+    def _compile(self, db):
+        sql, params = db.get_sql_context().sql(self.build(*self.markers)).query()
+        slots = [params.index(marker) for marker in self.markers]
+        compiled = (sql, params, slots)
+        setattr(db, self.attribute, compiled)  # kept with its database (SQL dialects differ)
+        return compiled
+
+    def run(self, *values):
+        db = database.obj
+        sql, params, slots = getattr(db, self.attribute, None) or self._compile(db)
+        params = list(params)
+        for slot, value in zip(slots, values):
+            params[slot] = value
+        return db.execute_sql(sql, params)

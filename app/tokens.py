@@ -14,6 +14,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from .errors import ServiceError
+from .db import CompiledQuery
 from .models import Token, User, database
 
 MAX_TOKEN_LENGTH = 512
@@ -29,7 +30,12 @@ class InvalidToken(ServiceError):
 
 
 def _serializer(kind: str) -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.extensions["keystead.secret_key"], salt=f"keystead.token.{kind}")
+    """The app's serializer for `kind` (made once: one per salt)."""
+    cache = current_app.extensions.setdefault("keystead.token_serializers", {})
+    if kind not in cache:
+        cache[kind] = URLSafeSerializer(current_app.extensions["keystead.secret_key"],
+                                        salt=f"keystead.token.{kind}")
+    return cache[kind]
 
 
 def _settings():
@@ -69,7 +75,7 @@ def user_for_access_token(token: str) -> tuple[User, "TokenRef"] | None:
     token_id = _token_id(token, "access")
     if token_id is None:
         return None
-    return _ACCESS_LOOKUP.run(token_id, int(time.time()))
+    return _lookup_access(token_id, int(time.time()))
 
 
 class TokenRef:
@@ -80,39 +86,25 @@ class TokenRef:
         self.id, self.family = token_id, family
 
 
-class _AccessLookup:
-    """Every API call takes this path, so its SQL is compiled once per database and run
-    with parameters: the ORM's query building and hydration cost more than the query
-    itself (PERFORMANCE.md). The query is written with the ORM, so it follows the models."""
-
-    def _compile(self, db):
-        query = (User.select(User, Token.id.alias("token_id"), Token.family.alias("token_family"))
-                 .join(Token, on=(Token.user == User.id))
-                 .where((Token.id == "\0id") & (Token.kind == "access") & (Token.revoked == False)  # noqa: E712
-                        & (Token.expires_at > -424242) & (User.locked == False)))  # noqa: E712
-        sql, params = db.get_sql_context().sql(query).query()
-        slots = [params.index("\0id"), params.index(-424242)]
-        converters = [f.python_value for f in User._meta.sorted_fields]
-        db.keystead_access_lookup = (sql, params, slots, converters)  # kept with its database
-        return db.keystead_access_lookup
-
-    def run(self, token_id: str, now: int):
-        db = database.obj
-        compiled = getattr(db, "keystead_access_lookup", None) or self._compile(db)
-        sql, params, (id_slot, now_slot), converters = compiled
-        values = list(params)
-        values[id_slot], values[now_slot] = token_id, now
-        row = db.execute_sql(sql, values).fetchone()
-        if row is None:
-            return None
-        n = len(converters)
-        user = User(**{f.name: convert(v) for f, convert, v in
-                       zip(User._meta.sorted_fields, converters, row[:n])})
-        user._dirty.clear()
-        return user, TokenRef(row[n], row[n + 1])
+_ACCESS_LOOKUP = CompiledQuery(
+    "access_lookup",
+    lambda token_id, now: (
+        User.select(User, Token.id.alias("token_id"), Token.family.alias("token_family"))
+        .join(Token, on=(Token.user == User.id))
+        .where((Token.id == token_id) & (Token.kind == "access") & (Token.revoked == False)  # noqa: E712
+               & (Token.expires_at > now) & (User.locked == False))),  # noqa: E712
+    markers=("\0token", -424242))
 
 
-_ACCESS_LOOKUP = _AccessLookup()
+def _lookup_access(token_id: str, now: int):
+    row = _ACCESS_LOOKUP.run(token_id, now).fetchone()
+    if row is None:
+        return None
+    fields = User._meta.sorted_fields
+    user = User(__no_default__=True, **{f.name: f.python_value(v) for f, v in zip(fields, row)})
+    user._dirty.clear()  # as loaded, nothing to save
+    n = len(fields)
+    return user, TokenRef(row[n], row[n + 1])
 
 
 def refresh_token_pair(refresh_token: str) -> dict:

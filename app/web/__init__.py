@@ -11,13 +11,14 @@ from werkzeug.exceptions import HTTPException
 
 from ..errors import ProviderError
 from ..models import User
-from .session import check_session_age, load_session_user
+from .session import KeysteadSessionInterface, check_session_age, load_session_user
 
 log = logging.getLogger("keystead")
 csrf = CSRFProtect()
 
 
 def init_app(app: Flask) -> None:
+    app.session_interface = KeysteadSessionInterface()
     login_manager = LoginManager()
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to see this page."
@@ -67,22 +68,31 @@ def _development_mode_user(request_):
     return User.get_or_none(User.username_key == normalise(s["Bootstrap.AdminUsername"]))
 
 
+SECURITY_HEADERS = (
+    ("Content-Security-Policy",
+     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    # Links carry tokens in their paths: never send them on as a Referer.
+    ("Referrer-Policy", "no-referrer"),
+)
+HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
 def _security_headers(response):
+    """Security headers on every response (a view's own value wins), and no caching of
+    anything but static files. Runs on every request, so it makes one pass."""
     from flask import current_app
     h = response.headers
-    h.setdefault("Content-Security-Policy",
-                 "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                 "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-    h.setdefault("X-Content-Type-Options", "nosniff")
-    h.setdefault("X-Frame-Options", "DENY")
-    # Links carry tokens in their paths: never send them on as a Referer.
-    h.setdefault("Referrer-Policy", "no-referrer")
-    if current_app.extensions["keystead.settings"].public_https:
-        h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    present = {name.lower() for name in h.keys()}
+    wanted = SECURITY_HEADERS + ((HSTS,) if current_app.extensions["keystead.settings"].public_https else ())
+    for name, value in wanted:
+        if name.lower() not in present:
+            h.add(name, value)
     if not request.path.startswith("/static/"):
         h["Cache-Control"] = "no-store"
-        h.add("Vary", "Cookie")
-        h.add("Vary", "Authorization")
+        h.add("Vary", "Cookie, Authorization")
     return response
 
 

@@ -7,11 +7,37 @@ import time
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_user, logout_user
 
 from ..models import User
 
 SUDO_KEY = "sudo_until"
+
+
+class KeysteadSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with two savings on the path every API call takes:
+    the API never reads or writes a session (a cookie never authenticates it, SPEC 6), so
+    its requests get an empty session that is never saved; and the signing serializer is
+    made once per app instead of once per request."""
+
+    def get_signing_serializer(self, app):
+        serializer = app.extensions.get("keystead.session_serializer")
+        if serializer is None:
+            serializer = super().get_signing_serializer(app)
+            app.extensions["keystead.session_serializer"] = serializer
+        return serializer
+
+    def open_session(self, app, request):
+        if request.path.startswith("/api/"):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app, session, response):
+        if request.path.startswith("/api/"):
+            return None
+        return super().save_session(app, session, response)
+
 
 
 def _settings():
