@@ -123,7 +123,9 @@ def get_user(user_id) -> User:
 
 
 def user_count() -> int:
-    return User.select().count()
+    """How many people there are: one row kept exact by triggers (m0008_people_count)."""
+    row = database.execute_sql("SELECT n FROM people_count WHERE id = 1").fetchone()
+    return row[0] if row else User.select().count()
 
 
 def administrator_count() -> int:
@@ -454,10 +456,14 @@ def search_users(q: str = "", page: int = 1, per_page: int = 50):
     Two queries whatever the number of people, both answered from indexes: the count and
     the page. A search matches the beginning of the username, email, first or last name."""
     condition = _search_condition(q or "")
-    counted = User.select(fn.COUNT(User.id))
-    rows = User.select()
-    if condition is not None:
-        counted, rows = counted.where(condition), rows.where(condition)
-    total = counted.scalar()
-    rows = list(rows.order_by(User.username_key).paginate(page, per_page))
+    ids = User.select(User.id).order_by(User.username_key)
+    if condition is None:
+        total = user_count()
+    else:
+        ids = ids.where(condition)
+        total = User.select(fn.COUNT(User.id)).where(condition).scalar()
+    # The page's ids come from the username index alone (skipping to a middle page reads
+    # index entries, not rows); only the page's own rows are then loaded.
+    page_ids = ids.paginate(page, per_page)
+    rows = list(User.select().where(User.id.in_(page_ids)).order_by(User.username_key))
     return rows, total

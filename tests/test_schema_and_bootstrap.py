@@ -91,3 +91,14 @@ def test_init_creates_no_second_administrator(app, users, runner):
     assert result.exit_code == 0 and "already exists" in result.output
     with app.app_context(), _db(app).connection_context():
         assert User.select().count() == 1
+
+
+def test_the_people_count_follows_every_insert_and_delete(app, users):
+    from app.accounts import delete_user, user_count
+    made = [users.create()[0] for _ in range(3)]
+    with app.test_request_context():
+        assert user_count() == 3 == User.select().count()
+        User.insert_many([{"username": f"bulk{n}", "username_key": f"bulk{n}"} for n in range(5)]).execute()
+        delete_user(made[0])
+        User.delete().where(User.username_key.startswith("bulk")).execute()
+        assert user_count() == 2 == User.select().count()
