@@ -115,7 +115,6 @@ def main(argv=None) -> int:
 def seed(db, args) -> dict:
     """Fill the database; return the queries to time and who times them."""
     from app.accounts import create_user
-    from app.documents import service
     from app.documents.models import Document, DocumentShare
     from app.models import Group, Membership
     from app.tokens import issue_token_pair

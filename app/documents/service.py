@@ -1,0 +1,141 @@
+"""What the API and the /documents page do with documents, on the rules of
+app/documents/access.py. Every function takes the acting user first."""
+from __future__ import annotations
+
+from flask import current_app
+from peewee import IntegrityError, fn
+
+from .. import groups as groups_service
+from ..errors import Forbidden, ValidationFailed
+from ..models import Group, Membership, User, database
+from . import access, search as search_module
+from .ingest import HTML, MARKDOWN, TEXT, Ingested, ingest
+from .models import Document, DocumentShare
+
+SCOPES = ("own", "shared", "all")
+
+
+def max_bytes() -> int:
+    """Documents.MaxBytes: the largest upload, in bytes (SPEC 3)."""
+    return current_app.extensions["keystead.settings"]["Documents.MaxBytes"]
+
+
+def _store(owner: User, ingested: Ingested) -> Document:
+    with database.atomic():
+        doc = Document.create(owner=owner.id, title=ingested.title, filename=ingested.filename,
+                              content_type=ingested.content_type, size=ingested.size,
+                              text=ingested.text)
+    doc.owner = owner
+    return doc
+
+
+def upload_document(owner: User, data: bytes, *, filename: str | None = None,
+                    declared_type: str | None = None, title: str | None = None) -> Document:
+    """Store an uploaded file (text, Markdown, HTML or PDF) as `owner`'s document, or raise
+    the ServiceError that says why not (nothing is stored then)."""
+    return _store(owner, ingest(data, max_bytes=max_bytes(), filename=filename,
+                                declared_type=declared_type, title=title))
+
+
+TEXT_TYPES = (TEXT, MARKDOWN, HTML)
+
+
+def create_text_document(owner: User, title, content, content_type=None) -> Document:
+    """A document from text sent as JSON: {title, content, content_type?}."""
+    problems = {}
+    if not isinstance(title, str) or not title.strip():
+        problems["title"] = "Enter a title."
+    if not isinstance(content, str) or not content.strip():
+        problems["content"] = "Enter the text of the document."
+    elif not _encodable(content):
+        problems["content"] = "Must be valid Unicode text."
+    if content_type is not None and content_type not in TEXT_TYPES:
+        problems["content_type"] = "One of " + ", ".join(TEXT_TYPES) + "."
+    if problems:
+        raise ValidationFailed(problems)
+    return upload_document(owner, content.encode("utf-8"), declared_type=content_type or TEXT,
+                           title=title)
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def get_document(user: User, document_id) -> Document:
+    return access.get_readable(user, document_id)
+
+
+def list_documents(user: User, scope: str = "own", page: int = 1,
+                   per_page: int = 50) -> tuple[list[Document], int]:
+    """A page of documents, newest first, without their text: `own`, `shared` (with one of
+    the user's groups, not their own) or `all` (administrators only)."""
+    if scope == "own":
+        where = Document.owner == user.id
+    elif scope == "shared":
+        where = (Document.owner != user.id) & Document.id.in_(access.shared_with(user))
+    elif scope == "all":
+        if not user.is_admin:
+            raise Forbidden("Only administrators can list everyone's documents.")
+        where = True
+    else:
+        raise ValidationFailed({"scope": "One of " + ", ".join(SCOPES) + "."})
+    fields = [f for f in Document._meta.sorted_fields if f.name != "text"]
+    query = (Document.select(*fields, User.id, User.username).join(User).where(where)
+             .order_by(Document.created_at.desc(), Document.id.desc()))
+    total = Document.select(fn.COUNT(Document.id)).where(where).scalar()
+    return list(query.paginate(page, per_page)), total
+
+
+def delete_document(user: User, document_id) -> None:
+    doc = access.get_changeable(user, document_id)
+    with database.atomic():
+        DocumentShare.delete().where(DocumentShare.document == doc.id).execute()
+        Document.delete().where(Document.id == doc.id).execute()
+
+
+def document_groups(document: Document) -> list[Group]:
+    return list(Group.select().join(DocumentShare)
+                .where(DocumentShare.document == document.id).order_by(Group.name_key))
+
+
+def shareable_groups(user: User) -> list[Group]:
+    """The groups `user` may share with: their own; every group for an administrator."""
+    if user.is_admin:
+        return list(Group.select().order_by(Group.name_key))
+    return list(Group.select().join(Membership).where(Membership.user == user.id)
+                .order_by(Group.name_key))
+
+
+def share_document(user: User, document_id, group_id) -> bool:
+    """Share the document with the group (its members may read it); False when it already
+    was. Owners share with groups they belong to; administrators with any group."""
+    doc = access.get_changeable(user, document_id)
+    group = groups_service.get_group(group_id)
+    if not user.is_admin and not groups_service.is_member(group, user):
+        raise Forbidden("You can share only with groups you belong to.")
+    if DocumentShare.select().where((DocumentShare.document == doc.id)
+                                    & (DocumentShare.group == group.id)).exists():
+        return False
+    try:
+        with database.atomic():
+            DocumentShare.create(document=doc.id, group=group.id)
+    except IntegrityError:  # shared by another request meanwhile: the outcome is the same
+        return False
+    return True
+
+
+def unshare_document(user: User, document_id, group_id) -> None:
+    """End the group's access to the document (at once). Idempotent."""
+    doc = access.get_changeable(user, document_id)
+    group = groups_service.get_group(group_id)
+    DocumentShare.delete().where((DocumentShare.document == doc.id)
+                                 & (DocumentShare.group == group.id)).execute()
+
+
+def search_documents(user: User, q: str, page: int = 1, per_page: int = 20) -> search_module.SearchPage:
+    """Full-text search among the documents `user` may read (app/documents/search.py)."""
+    return search_module.search(current_app.extensions["keystead.db"], user, q, page, per_page)
