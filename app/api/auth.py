@@ -10,6 +10,7 @@ from flask import current_app, g, request
 from ..errors import Forbidden, ServiceError
 from ..models import User
 from ..apikeys import user_for_api_key
+from ..bootstrap import development_mode_user
 from ..tokens import InvalidToken, user_for_access_token
 
 
@@ -44,8 +45,7 @@ def current_api_user() -> User | None:
         else:
             raise InvalidToken()
     elif not current_app.extensions["keystead.settings"]["Server.RequireAuthentication"]:
-        from ..web import _development_mode_user
-        user = _development_mode_user(request)
+        user = development_mode_user()
     g.api_user, g.api_token = user, token
     return user
 

@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from ..errors import ProviderError
-from ..models import User
+from ..bootstrap import development_mode_user
 from .session import KeysteadSessionInterface, check_session_age, load_session_user
 
 log = logging.getLogger("keystead")
@@ -59,13 +59,8 @@ def init_app(app: Flask) -> None:
 
 
 def _development_mode_user(request_):
-    """Server.RequireAuthentication = false: anonymous visitors act as the administrator."""
-    from flask import current_app
-    s = current_app.extensions["keystead.settings"]
-    if s["Server.RequireAuthentication"]:
-        return None
-    from ..accounts import normalise
-    return User.get_or_none(User.username_key == normalise(s["Bootstrap.AdminUsername"]))
+    """Flask-Login's request loader: the Bootstrap administrator in development mode."""
+    return development_mode_user()
 
 
 SECURITY_HEADERS = (
