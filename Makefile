@@ -28,7 +28,7 @@ serve: install
 ## test: install the test extras and run the whole suite (again on PostgreSQL when
 ## KEYSTEAD_TEST_POSTGRES_URL names a server, as .ci/run does)
 test: install-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	env -u KEYSTEAD_TEST_POSTGRES_URL $(BIN)/python -m pytest $(PYTEST_ARGS)
 	@if [ -n "$$KEYSTEAD_TEST_POSTGRES_URL" ]; then \
 	  echo "== the suite again on PostgreSQL ($$KEYSTEAD_TEST_POSTGRES_URL)"; \
 	  $(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS); \
