@@ -3,6 +3,7 @@ create, change and delete people. Views parse input, call these, and render the 
 or the ServiceError they raise."""
 from __future__ import annotations
 
+import logging
 import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
@@ -14,6 +15,8 @@ from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .db import CompiledQuery
 from .models import ROLES, Group, Membership, User, database, utcnow
 from .plugins import hook
+
+log = logging.getLogger("keystead")
 
 USERNAME_MIN, USERNAME_MAX = 3, 64
 NAME_MAX = 100
@@ -40,6 +43,10 @@ def username_problem(username) -> str | None:
     name = unicodedata.normalize("NFKC", username)
     if not USERNAME_MIN <= len(name) <= USERNAME_MAX:
         return f"Use {USERNAME_MIN} to {USERNAME_MAX} characters."
+    if len(name.casefold()) > USERNAME_MAX:
+        # The compared form must fit the unique column (PostgreSQL refuses a longer one).
+        return (f"Use {USERNAME_MIN} to {USERNAME_MAX} characters; some letters count as more "
+                "than one (ß as ss).")
     if not name[0].isalpha():
         return "Start with a letter."
     if not all(c.isalpha() or c.isdigit() or c in "_." for c in name):
@@ -56,9 +63,12 @@ def clean_email(email) -> str:
     if len(email) > 320:
         raise ValueError("This email address is too long.")
     try:
-        return validate_email(email.strip(), check_deliverability=False).normalized
+        clean = validate_email(email.strip(), check_deliverability=False).normalized
     except EmailNotValidError as e:
         raise ValueError(f"Enter a valid email address ({e}).") from None
+    if len(normalise(clean)) > 320:  # the compared form must fit its unique column
+        raise ValueError("This email address is too long.")
+    return clean
 
 
 def name_problem(value) -> str | None:
@@ -239,8 +249,50 @@ def register_user(username, email, password, first_name="", last_name="") -> Use
     role = "administrator" if first else s["Authorization.DefaultUserRole"]
     # The first account is verified: nobody could verify it for them.
     verified = first or not s["Password.RequireEmailVerification"]
-    return create_user(username, email, password, first_name=first_name, last_name=last_name,
-                       role=role, email_verified=verified, event="signup")
+    if verified:
+        # Usable at once, so a taken address cannot be hidden: 409 names it (SECURITY.md).
+        return create_user(username, email, password, first_name=first_name, last_name=last_name,
+                           role=role, email_verified=True, event="signup")
+    # The new account is usable only once its address answers: a sign-up with an address
+    # already in use answers like a new one (SECURITY.md), stores nothing, and the views'
+    # verification mail goes to the owner as a notice instead (recovery.send_verification_email).
+    username_key = normalise(unicodedata.normalize("NFKC", username))
+    email_key = normalise(clean_email(email))
+    if User.select().where(User.username_key == username_key).exists():
+        raise _username_taken()  # usernames are not secret; the address is not mentioned
+    owner = User.get_or_none(User.email_key == email_key)
+    if owner is None:
+        try:
+            return create_user(username, email, password, first_name=first_name, last_name=last_name,
+                               role=role, email_verified=False, event="signup")
+        except Conflict:
+            # A racing request took the name or the address since the checks above.
+            if User.select().where(User.username_key == username_key).exists():
+                raise _username_taken() from None
+            owner = User.get_or_none(User.email_key == email_key)
+            if owner is None:
+                raise
+    return _stand_in_account(owner, username, email, password, first_name or "", last_name or "", role)
+
+
+def _username_taken() -> Conflict:
+    return Conflict("This username is taken.", {"username": "This username is taken."}, code="taken")
+
+
+def _stand_in_account(owner: User, username, email, password, first_name, last_name, role) -> User:
+    """What a sign-up with `owner`'s address answers with: an unsaved User shaped like a
+    new one (the next id, unverified), after the same bcrypt a real sign-up costs. Its
+    `stand_in_for` names the owner, whom recovery.send_verification_email tells instead."""
+    hash_new_password(password)  # the same work as a real sign-up, so the same time
+    username = unicodedata.normalize("NFKC", username)
+    clean = clean_email(email)
+    next_id = User.select(fn.COALESCE(fn.MAX(User.id), 0) + 1).scalar()
+    user = User(id=next_id, username=username, username_key=normalise(username), email=clean,
+                email_key=normalise(clean), first_name=first_name.strip(), last_name=last_name.strip(),
+                role=role, email_verified=False, provider="password")
+    user.stand_in_for = owner
+    log.info("sign-up with the address of person %s: nothing stored, a notice is mailed to them", owner.id)
+    return user
 
 
 def registration_provider_allows() -> bool:

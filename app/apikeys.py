@@ -67,6 +67,8 @@ def revoke_api_key(user: User, key_id) -> None:
         record_id = int(key_id)
     except (TypeError, ValueError):
         raise NotFound("No such API key.") from None
+    if not 0 < record_id < 2**63:  # beyond 64 bits the database driver would fail
+        raise NotFound("No such API key.")
     with database.atomic():
         deleted = ApiKey.delete().where((ApiKey.id == record_id) & (ApiKey.user == user.id)).execute()
         if not deleted:

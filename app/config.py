@@ -164,6 +164,8 @@ SETTINGS: dict[str, Setting] = {
     "Server.RateLimits": Setting(True, _boolean),
     "Server.RateLimitStorage": Setting("memory://", _rate_limit_storage),
     "Server.TrustedProxies": Setting(0, _integer(0, 10)),
+    # How long a SQLite writer waits for another's lock before the request answers 503.
+    "Server.SQLiteBusyTimeout": Setting("5s", parse_duration),
     "Server.SecretKey": Setting(None, _optional_text),
     "Authentication.Provider": Setting(["password"], _providers),
     "Authentication.Lifetime": Setting("24h", parse_duration),

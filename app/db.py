@@ -37,14 +37,18 @@ def sqlite_path(url: str, instance_path: str) -> str | None:
     return path if os.path.isabs(path) else os.path.join(instance_path, path)
 
 
-def open_database(url: str, instance_path: str) -> Database:
+def open_database(url: str, instance_path: str,
+                  busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Database:
     """A peewee Database for `url` whose connections outlive a request: on SQLite one per
     worker thread, kept open (opening one with its pragmas costs more than a whole
-    request); on PostgreSQL a pool that each request borrows from."""
+    request); on PostgreSQL a pool that each request borrows from. A SQLite writer waits
+    `busy_timeout_ms` for another's lock (Server.SQLiteBusyTimeout), then the request
+    answers 503 with Retry-After (app/web/__init__.py)."""
     scheme = urlsplit(url).scheme
     path = sqlite_path(url, instance_path)
     if path is not None:
-        return connect_url(f"sqlite:///{path}", pragmas=SQLITE_PRAGMAS)
+        return connect_url(f"sqlite:///{path}", pragmas={**SQLITE_PRAGMAS, "busy_timeout": busy_timeout_ms},
+                           timeout=busy_timeout_ms / 1000)
     if "+pool" not in scheme and scheme in ("postgres", "postgresql", "postgresext",
                                              "postgresqlext", "psycopg3"):
         url = url.replace(f"{scheme}://", f"{scheme}+pool://", 1)
@@ -52,10 +56,11 @@ def open_database(url: str, instance_path: str) -> Database:
     return connect_url(url)
 
 
-def init_app(app: Flask, url: str, instance_path: str) -> Database:
+def init_app(app: Flask, url: str, instance_path: str,
+             busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Database:
     """Bind the models to the configured database; each request has a connection (its
     thread's own on SQLite, one borrowed from the pool and given back on PostgreSQL)."""
-    db = open_database(url, instance_path)
+    db = open_database(url, instance_path, busy_timeout_ms)
     database.initialize(db)
     app.extensions["keystead.db"] = db
 

@@ -55,7 +55,8 @@ def build_app(test_config, instance_path, plugins) -> Flask:
         n = settings["Server.TrustedProxies"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
 
-    database = dbmod.init_app(app, settings["Server.DatabaseURL"], instance_path)
+    database = dbmod.init_app(app, settings["Server.DatabaseURL"], instance_path,
+                              busy_timeout_ms=settings["Server.SQLiteBusyTimeout"] * 1000)
     try:
         upgrade(database)
     except Exception as e:  # a database that cannot be reached or written refuses start-up

@@ -6,6 +6,7 @@ and binds it to the password hash it was made under, so a password change spends
 """
 from __future__ import annotations
 
+import hmac
 import secrets
 import time
 
@@ -72,10 +73,13 @@ def pending_link(user: User, purpose: str) -> tuple[str, int] | None:
 def _valid_row(token, purpose: str) -> tuple[OneTimeLink, User]:
     if not isinstance(token, str) or not token or len(token) > 512:
         raise InvalidLink()
+    serializer = _serializer(purpose)
     try:
-        link_id = _serializer(purpose).loads(token)
+        link_id = serializer.loads(token)
     except (BadSignature, UnicodeError, ValueError):
         raise InvalidLink() from None
+    if not hmac.compare_digest(serializer.dumps(link_id), token):
+        raise InvalidLink()  # another spelling of a signed string (see tokens._token_id)
     row = OneTimeLink.get_or_none((OneTimeLink.id == str(link_id)) & (OneTimeLink.purpose == purpose))
     if row is None or row.used_at is not None or row.expires_at <= time.time():
         raise InvalidLink()

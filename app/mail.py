@@ -58,11 +58,13 @@ def send_mail(to: str, subject: str, text: str, html: str | None = None) -> bool
 
 
 def send_link_mail(user, purpose: str, url: str) -> bool:
-    """Mail a verification, confirmation or reset link to `user` from templates/email/."""
+    """Mail a verification, confirmation or reset link (or the notice of a sign-up attempt
+    with the person's address, whose `url` is the reset page) to `user` from templates/email/."""
     if not user.email:
         return False
     subjects = {"verify": "Verify your email address", "confirm": "Set your password",
-                "reset": "Reset your password"}
+                "reset": "Reset your password",
+                "signup_attempt": "Someone tried to sign up with your address"}
     context = {"user": user, "url": url, "purpose": purpose,
                "public_url": current_app.extensions["keystead.settings"]["Server.PublicURL"]}
     text = render_template(f"email/{purpose}.txt", **context)

@@ -16,8 +16,15 @@ from .models import User, database
 log = logging.getLogger("keystead")
 
 
-def send_verification_email(user: User) -> tuple[str, bool]:
-    """Make a fresh verification link and mail it; (url, whether the mail went out)."""
+def send_verification_email(user: User) -> tuple[str | None, bool]:
+    """Make a fresh verification link and mail it; (url, whether the mail went out).
+
+    For the stand-in of a sign-up with an address already in use (accounts.register_user)
+    no link is made: the address's owner is told someone tried to sign up with it."""
+    owner = getattr(user, "stand_in_for", None)
+    if owner is not None:
+        url = current_app.extensions["keystead.settings"]["Server.PublicURL"] + "/reset-password"
+        return None, send_link_mail(owner, "signup_attempt", url)
     url = make_link(user, "verify")
     return url, send_link_mail(user, "verify", url)
 

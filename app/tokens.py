@@ -7,6 +7,7 @@ salts, so one never passes as the other.
 """
 from __future__ import annotations
 
+import hmac
 import secrets
 import time
 
@@ -62,11 +63,16 @@ def issue_token_pair(user: User, family: str | None = None) -> dict:
 def _token_id(token, kind: str) -> str | None:
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         return None
+    serializer = _serializer(kind)
     try:
-        token_id = _serializer(kind).loads(token)
+        token_id = serializer.loads(token)
     except (BadSignature, UnicodeError, ValueError):
         return None
-    return token_id if isinstance(token_id, str) else None
+    if not isinstance(token_id, str) or not hmac.compare_digest(serializer.dumps(token_id), token):
+        # base64 leaves bits unused, so a signed string has other spellings that decode to
+        # it: only the one we issued is a token.
+        return None
+    return token_id
 
 
 def user_for_access_token(token: str) -> tuple[User, "TokenRef"] | None:

@@ -11,16 +11,17 @@ from .openapi import obj, operation, query_parameter
 bp = Blueprint("api_audit", __name__)
 
 MAX_PER_PAGE = 200
+MAX_PAGE = 10**9
 
 
 def _paging() -> tuple[int, int]:
     problems = {}
     try:
         page = int(request.args.get("page", 1))
-        if page < 1:
+        if not 1 <= page <= MAX_PAGE:  # beyond 64 bits the database driver fails
             raise ValueError
     except ValueError:
-        problems["page"] = "A whole number of at least 1."
+        problems["page"] = f"A whole number from 1 to {MAX_PAGE}."
         page = 1
     try:
         per_page = int(request.args.get("per_page", 50))

@@ -124,7 +124,10 @@ OPENAPI_PATHS: dict = {
                     "account (which becomes an administrator). New accounts get "
                     "Authorization.DefaultUserRole; role, locked and email_verified in the body "
                     "are ignored. With Password.RequireEmailVerification a verification link is "
-                    "mailed and `verification_email_sent` says whether the mail went out.",
+                    "mailed and `verification_email_sent` says whether the mail went out; an "
+                    "address already in use then answers like a new sign-up (nothing is "
+                    "stored and the address's owner is mailed a notice), so 409 names only a "
+                    "taken username. Without it, 409 names a taken username or address.",
         request=obj(("username", "email", "password"),
                     username=string("3–64 characters: letters, digits, _ and ., starting with a letter."),
                     email=string(format="email"), password=string(),

@@ -67,17 +67,19 @@ OPENAPI_PATHS: dict = {
             errors=(403, 409)),
         "delete": operation(
             "Delete the caller's account", tag="me", operation_id="deleteMe",
-            description="Needs the password. Every token of the account ends. The last "
+            description="Needs the password (422 on `password` when wrong; wrong passwords count "
+                        "toward the lockout, 423). Every token of the account ends. The last "
                         "administrator cannot delete themselves (409).",
             request=obj(("password",), password=string()),
-            responses={204: ("Deleted.", None)}, errors=(409,)),
+            responses={204: ("Deleted.", None)}, errors=(409, 423)),
     },
     "/api/v1/users/me/password": {"post": operation(
         "Change the caller's password", tag="me", operation_id="changePassword",
         description="Every other session and token of the account ends; the token used for "
                     "this request and its refresh token keep working. 409 "
-                    "`password_managed_elsewhere` for accounts of an outside provider.",
+                    "`password_managed_elsewhere` for accounts of an outside provider. A wrong "
+                    "current password answers 422 and counts toward the lockout (423).",
         request=obj(("current_password", "new_password"), current_password=string(),
                     new_password=string()),
-        responses={204: ("Changed.", None)}, errors=(409,))},
+        responses={204: ("Changed.", None)}, errors=(409, 423))},
 }

@@ -38,6 +38,8 @@ def filtered(actor: str | None = None, person: str | None = None, event: str | N
     """The events matching every given filter, newest first. `actor` matches who acted;
     `person` matches who acted or was acted on (username, case-insensitive)."""
     query = AuditEvent.select()
+    # NUL cannot be sent to PostgreSQL, and no name holds one.
+    actor, person = (v.replace("\x00", "") if isinstance(v, str) else v for v in (actor, person))
     if event:
         if event not in EVENTS:
             raise ValidationFailed({"event": f"Choose one of {', '.join(EVENTS)}."})

@@ -3,11 +3,13 @@ HTML error pages, and the page blueprints (auth pages, profile)."""
 from __future__ import annotations
 
 import logging
+from urllib.parse import parse_qsl
 
-from flask import Flask, render_template, request
+from flask import Flask, Request, render_template, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
 
 from ..errors import ProviderError
 from ..bootstrap import development_mode_user
@@ -17,7 +19,33 @@ log = logging.getLogger("keystead")
 csrf = CSRFProtect()
 
 
+class LimitedFormDataParser(FormDataParser):
+    """Werkzeug applies MAX_FORM_MEMORY_SIZE and MAX_FORM_PARTS to multipart forms only; a
+    urlencoded form was bounded by MAX_CONTENT_LENGTH alone (10 MB, for documents), so
+    millions of empty fields could be posted to any page. Here both limits hold for it
+    too: past either, 413."""
+
+    def _parse_urlencoded(self, stream, mimetype, content_length, options):
+        limit = self.max_form_memory_size
+        if limit is not None and content_length is not None and content_length > limit:
+            raise RequestEntityTooLarge()
+        data = stream.read() if limit is None else stream.read(limit + 1)
+        if limit is not None and len(data) > limit:
+            raise RequestEntityTooLarge()
+        try:
+            items = parse_qsl(data.decode(), keep_blank_values=True, errors="werkzeug.url_quote",
+                              max_num_fields=self.max_form_parts)
+        except ValueError:  # more fields than max_form_parts
+            raise RequestEntityTooLarge() from None
+        return stream, self.cls(items), self.cls()
+
+
+class KeysteadRequest(Request):
+    form_data_parser_class = LimitedFormDataParser
+
+
 def init_app(app: Flask) -> None:
+    app.request_class = KeysteadRequest
     app.session_interface = KeysteadSessionInterface()
     login_manager = LoginManager()
     login_manager.login_view = "auth.login"

@@ -28,7 +28,7 @@ def _filters():
 def audit():
     filters = _filters()
     page = request.args.get("page", 1, type=int) or 1
-    page = max(1, page)
+    page = min(max(1, page), 10**6)  # an OFFSET beyond 64 bits would fail in the driver
     try:
         rows, total = service.page_of(service.filtered(**filters), page, PER_PAGE)
         problems = {}

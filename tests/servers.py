@@ -1,0 +1,206 @@
+"""Real Keystead servers for the concurrency, durability and deployment tests:
+`gunicorn wsgi:app` processes started from the project folder and configured the way an
+operator does it, with KEYSTEAD_INSTANCE and KEYSTEAD_<SECTION>_<KEY> variables.
+
+    from servers import gunicorn_servers  # noqa: F401  (the pytest fixture)
+
+    def test_x(gunicorn_servers, tmp_path):
+        server = gunicorn_servers.start(tmp_path / "instance", {"Server.RateLimits": False})
+        server.api("POST", "/auth/login", json={...})
+
+Only 127.0.0.1 is contacted. Every start, stop and request is bounded in time; the
+servers a test started are stopped (their own process groups only) when it ends.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from conftest import STRONG_PASSWORD
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GUNICORN = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+API = "/api/v1"
+START_TIMEOUT = 45
+REQUEST_TIMEOUT = 30
+
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "Adm1n-Keystead-Server-Tests-9"
+
+# What every test server runs with: fast bcrypt and a known administrator (so no sign-up
+# is ever "the first account"). Tests add their own settings on top.
+BASE_SETTINGS = {
+    "Password.BcryptRounds": 4,
+    "Bootstrap.AdminUsername": ADMIN_USERNAME,
+    "Bootstrap.AdminEmail": "admin@example.com",
+    "Bootstrap.AdminPassword": ADMIN_PASSWORD,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def setting_env(settings: dict) -> dict:
+    """{"Password.MinimumScore": 3, "Server.RateLimits": False} -> KEYSTEAD_* variables."""
+    env = {}
+    for name, value in settings.items():
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        env["KEYSTEAD_" + name.replace(".", "_").upper()] = str(value)
+    return env
+
+
+class GunicornServer:
+    """One `gunicorn wsgi:app` on 127.0.0.1:<port> with its own instance folder."""
+
+    def __init__(self, instance, settings: dict, workers: int = 2, threads: int = 1,
+                 port: int | None = None, extra_env: dict | None = None):
+        self.instance = str(instance)
+        os.makedirs(self.instance, exist_ok=True)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.settings = {**BASE_SETTINGS, "Server.PublicURL": self.url, **settings}
+        self.workers, self.threads = workers, threads
+        self.extra_env = dict(extra_env or {})
+        self.log_path = os.path.join(self.instance, f"gunicorn-{self.port}.log")
+        self.proc: subprocess.Popen | None = None
+        self._log = None
+
+    def env(self) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("KEYSTEAD_", "FLASK_"))}
+        env.update(setting_env(self.settings), KEYSTEAD_INSTANCE=self.instance, PYTHONUNBUFFERED="1")
+        env.update(self.extra_env)
+        return env
+
+    def start(self) -> "GunicornServer":
+        cmd = [GUNICORN, "-w", str(self.workers), "--threads", str(self.threads),
+               "-b", f"127.0.0.1:{self.port}", "--timeout", "60", "--graceful-timeout", "5", "wsgi:app"]
+        self._log = open(self.log_path, "ab")
+        # A session of its own: kill() reaches the master and every worker, and nothing else.
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env(), stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        end = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"gunicorn exited with {self.proc.returncode} at start-up:\n"
+                                     f"{self.log_tail()}")
+            try:
+                if requests.get(self.url + API + "/health", timeout=2).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise AssertionError(f"/api/v1/health did not answer within {START_TIMEOUT}s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        """Graceful stop (SIGTERM to the master); SIGKILL to its group if it lingers."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._close_log()
+
+    def kill(self) -> None:
+        """SIGKILL the master and every worker at once (a crash: nothing is flushed or
+        finished), then reap the master."""
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=15)
+            self._wait_group_gone()
+        self._close_log()
+
+    def _wait_group_gone(self, timeout: float = 10) -> None:
+        """Workers are children of the killed master; wait until none of the group is left."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                os.killpg(self.proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+
+    def restart(self) -> "GunicornServer":
+        self.stop()
+        return self.start()
+
+    def _close_log(self) -> None:
+        if self._log is not None and not self._log.closed:
+            self._log.close()
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    # ---- HTTP
+
+    def request(self, method: str, path: str, **kw) -> requests.Response:
+        kw.setdefault("timeout", REQUEST_TIMEOUT)
+        kw.setdefault("allow_redirects", False)
+        return requests.request(method, self.url + path, **kw)
+
+    def api(self, method: str, path: str, token: str | None = None, session=None, **kw) -> requests.Response:
+        headers = dict(kw.pop("headers", None) or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        kw.setdefault("timeout", REQUEST_TIMEOUT)
+        return (session or requests).request(method, self.url + API + path, headers=headers, **kw)
+
+    def login(self, username: str, password: str, session=None) -> requests.Response:
+        return self.api("POST", "/auth/login", json={"username": username, "password": password},
+                        session=session)
+
+    def token(self, username: str, password: str) -> str:
+        r = self.login(username, password)
+        assert r.status_code == 200, (r.status_code, r.text)
+        return r.json()["access_token"]
+
+    def register(self, username: str, password: str = STRONG_PASSWORD, email: str | None = None,
+                 session=None) -> requests.Response:
+        return self.api("POST", "/auth/register", session=session, json={
+            "username": username, "email": email or f"{username}@example.com", "password": password})
+
+
+class ServerSet:
+    """The `gunicorn_servers` fixture: start(...) servers, all stopped at the end."""
+
+    def __init__(self):
+        self.started: list[GunicornServer] = []
+
+    def start(self, instance, settings: dict, **kw) -> GunicornServer:
+        server = GunicornServer(instance, settings, **kw)
+        self.started.append(server)
+        return server.start()
+
+    def stop_all(self) -> None:
+        for server in self.started:
+            server.stop()
+
+
+@pytest.fixture
+def gunicorn_servers():
+    if not os.path.exists(GUNICORN):
+        pytest.skip(f"gunicorn is not installed at {GUNICORN}")
+    servers = ServerSet()
+    try:
+        yield servers
+    finally:
+        servers.stop_all()
