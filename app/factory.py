@@ -42,6 +42,7 @@ def build_app(test_config, instance_path, plugins) -> Flask:
         SESSION_COOKIE_SECURE=https,
         SESSION_COOKIE_PATH="/",
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings["Authentication.Lifetime"]),
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked by app/web/__init__.py, on every browser form
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session it belongs to
         WTF_CSRF_SSL_STRICT=https,
         PREFERRED_URL_SCHEME="https" if https else "http",

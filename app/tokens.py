@@ -7,15 +7,17 @@ salts, so one never passes as the other.
 """
 from __future__ import annotations
 
-import hmac
 import secrets
 import time
+from datetime import datetime
 
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadData, BadSignature, Signer, URLSafeSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
+from peewee import DateTimeField
 
-from .errors import ServiceError
 from .db import CompiledQuery
+from .errors import ServiceError
 from .models import Token, User, database
 
 MAX_TOKEN_LENGTH = 512
@@ -30,13 +32,38 @@ class InvalidToken(ServiceError):
         super().__init__(message)
 
 
+class _KeyCachingSigner(Signer):
+    """itsdangerous' Signer, deriving each key once instead of on every call: the token
+    check runs on every API request. Same derivation, same tokens."""
+    _derived: dict = {}
+
+    def derive_key(self, secret_key=None):
+        cache_key = (self.secret_keys[-1] if secret_key is None else secret_key, self.salt,
+                     self.key_derivation, self.digest_method)
+        derived = self._derived.get(cache_key)
+        if derived is None:
+            if len(self._derived) > 64:  # a few apps per process; tests make many
+                self._derived.clear()
+            derived = self._derived[cache_key] = super().derive_key(secret_key)
+        return derived
+
+
 def _serializer(kind: str) -> URLSafeSerializer:
     """The app's serializer for `kind` (made once: one per salt)."""
     cache = current_app.extensions.setdefault("keystead.token_serializers", {})
     if kind not in cache:
         cache[kind] = URLSafeSerializer(current_app.extensions["keystead.secret_key"],
-                                        salt=f"keystead.token.{kind}")
+                                        salt=f"keystead.token.{kind}", signer=_KeyCachingSigner)
     return cache[kind]
+
+
+def _canonical(token: str) -> bool:
+    """base64 leaves bits unused, so a signed string has other spellings that decode to the
+    same bytes: only the one spelling we issue is a token."""
+    try:
+        return all(base64_encode(base64_decode(part)) == part.encode("ascii") for part in token.split("."))
+    except (BadData, UnicodeError, ValueError):
+        return False
 
 
 def _settings():
@@ -68,9 +95,7 @@ def _token_id(token, kind: str) -> str | None:
         token_id = serializer.loads(token)
     except (BadSignature, UnicodeError, ValueError):
         return None
-    if not isinstance(token_id, str) or not hmac.compare_digest(serializer.dumps(token_id), token):
-        # base64 leaves bits unused, so a signed string has other spellings that decode to
-        # it: only the one we issued is a token.
+    if not isinstance(token_id, str) or not _canonical(token):
         return None
     return token_id
 
@@ -102,14 +127,27 @@ _ACCESS_LOOKUP = CompiledQuery(
     markers=("\0token", -424242))
 
 
+def _fast_datetime(value):
+    """DateTimeField.python_value tries strptime formats one by one; stored values are ISO."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    return User.created_at.python_value(value)
+
+
+_USER_COLUMNS = [(f.name, _fast_datetime if isinstance(f, DateTimeField) else f.python_value)
+                 for f in User._meta.sorted_fields]
+
+
 def _lookup_access(token_id: str, now: int):
     row = _ACCESS_LOOKUP.run(token_id, now).fetchone()
     if row is None:
         return None
-    fields = User._meta.sorted_fields
-    user = User(__no_default__=True, **{f.name: f.python_value(v) for f, v in zip(fields, row)})
+    user = User(__no_default__=True, **{name: convert(v) for (name, convert), v in zip(_USER_COLUMNS, row)})
     user._dirty.clear()  # as loaded, nothing to save
-    n = len(fields)
+    n = len(_USER_COLUMNS)
     return user, TokenRef(row[n], row[n + 1])
 
 

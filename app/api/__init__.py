@@ -12,13 +12,8 @@ ROUTE_MODULES = (meta, auth_routes, me, apikeys, totp, users, groups, documents,
 
 
 def init_app(app: Flask) -> None:
-    from ..web import csrf
-
     api = Blueprint("api", __name__, url_prefix="/api/v1")
     for module in ROUTE_MODULES:
         api.register_blueprint(module.bp)
-        # Bearer tokens, never cookies: nothing for a forged cross-site form to ride on.
-        # (Flask-WTF matches the nested blueprint itself, not its parent.)
-        csrf.exempt(module.bp)
     api.register_error_handler(ServiceError, service_error_response)
     app.register_blueprint(api)

@@ -13,10 +13,12 @@ from werkzeug.formparser import FormDataParser
 
 from ..errors import ProviderError
 from ..bootstrap import development_mode_user
+from .headers import SecurityHeaders
 from .session import KeysteadSessionInterface, check_session_age, load_session_user
 
 log = logging.getLogger("keystead")
 csrf = CSRFProtect()
+_SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE"))
 
 
 class LimitedFormDataParser(FormDataParser):
@@ -57,6 +59,15 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
 
+    @app.before_request
+    def _csrf_on_every_form():
+        # Every state-changing browser request carries the form's token. The API is left
+        # out by design: it reads bearer tokens and keys only, never cookies, so a forged
+        # cross-site request has nothing to ride on. (One explicit rule instead of
+        # Flask-WTF's per-request exemption look-ups, on the path every request takes.)
+        if request.method not in _SAFE_METHODS and not request.path.startswith("/api/"):
+            csrf.protect()
+
     from . import account, admin, audit, auth, documents
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
@@ -79,7 +90,7 @@ def init_app(app: Flask) -> None:
                 "registration_open": self_registration_open,  # called only where shown
                 "has_endpoint": lambda name: name in app.view_functions}
 
-    app.after_request(_security_headers)
+    app.wsgi_app = SecurityHeaders(app.wsgi_app, https=app.extensions["keystead.settings"].public_https)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(ProviderError, _provider_error)
     app.register_error_handler(HTTPException, _http_error)
@@ -89,34 +100,6 @@ def init_app(app: Flask) -> None:
 def _development_mode_user(request_):
     """Flask-Login's request loader: the Bootstrap administrator in development mode."""
     return development_mode_user()
-
-
-SECURITY_HEADERS = (
-    ("Content-Security-Policy",
-     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
-    ("X-Content-Type-Options", "nosniff"),
-    ("X-Frame-Options", "DENY"),
-    # Links carry tokens in their paths: never send them on as a Referer.
-    ("Referrer-Policy", "no-referrer"),
-)
-HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-
-
-def _security_headers(response):
-    """Security headers on every response (a view's own value wins), and no caching of
-    anything but static files. Runs on every request, so it makes one pass."""
-    from flask import current_app
-    h = response.headers
-    present = {name.lower() for name in h.keys()}
-    wanted = SECURITY_HEADERS + ((HSTS,) if current_app.extensions["keystead.settings"].public_https else ())
-    for name, value in wanted:
-        if name.lower() not in present:
-            h.add(name, value)
-    if not request.path.startswith("/static/"):
-        h["Cache-Control"] = "no-store"
-        h.add("Vary", "Cookie, Authorization")
-    return response
 
 
 def _wants_json() -> bool:
