@@ -12,7 +12,7 @@ import time
 from datetime import datetime
 
 from flask import current_app
-from itsdangerous import BadData, BadSignature, Signer, URLSafeSerializer
+from itsdangerous import BadData, Signer, URLSafeSerializer
 from itsdangerous.encoding import base64_decode, base64_encode
 from peewee import DateTimeField
 
@@ -50,18 +50,27 @@ class _KeyCachingSigner(Signer):
 
 def _serializer(kind: str) -> URLSafeSerializer:
     """The app's serializer for `kind` (made once: one per salt)."""
+    return _signing(kind)[0]
+
+
+def _signing(kind: str) -> tuple[URLSafeSerializer, Signer]:
+    """The app's serializer for `kind` and its signer, made once per app: itsdangerous
+    would make a new signer on every call."""
     cache = current_app.extensions.setdefault("keystead.token_serializers", {})
     if kind not in cache:
-        cache[kind] = URLSafeSerializer(current_app.extensions["keystead.secret_key"],
-                                        salt=f"keystead.token.{kind}", signer=_KeyCachingSigner)
+        serializer = URLSafeSerializer(current_app.extensions["keystead.secret_key"],
+                                       salt=f"keystead.token.{kind}", signer=_KeyCachingSigner)
+        cache[kind] = (serializer, serializer.make_signer())
     return cache[kind]
 
 
 def _canonical(token: str) -> bool:
-    """base64 leaves bits unused, so a signed string has other spellings that decode to the
-    same bytes: only the one spelling we issue is a token."""
+    """base64 leaves bits unused, so a signature has other spellings that decode to the
+    same bytes: only the one spelling we issue is a token. (The payload needs no check:
+    the signature covers its exact characters.)"""
+    signature = token.rpartition(".")[2]
     try:
-        return all(base64_encode(base64_decode(part)) == part.encode("ascii") for part in token.split("."))
+        return base64_encode(base64_decode(signature)) == signature.encode("ascii")
     except (BadData, UnicodeError, ValueError):
         return False
 
@@ -90,10 +99,10 @@ def issue_token_pair(user: User, family: str | None = None) -> dict:
 def _token_id(token, kind: str) -> str | None:
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    serializer = _serializer(kind)
+    serializer, signer = _signing(kind)
     try:
-        token_id = serializer.loads(token)
-    except (BadSignature, UnicodeError, ValueError):
+        token_id = serializer.load_payload(signer.unsign(token))
+    except (BadData, UnicodeError, ValueError):
         return None
     if not isinstance(token_id, str) or not _canonical(token):
         return None
@@ -145,8 +154,8 @@ def _lookup_access(token_id: str, now: int):
     row = _ACCESS_LOOKUP.run(token_id, now).fetchone()
     if row is None:
         return None
-    user = User(__no_default__=True, **{name: convert(v) for (name, convert), v in zip(_USER_COLUMNS, row)})
-    user._dirty.clear()  # as loaded, nothing to save
+    user = User(__no_default__=True)  # as loaded: nothing marked dirty
+    user.__data__.update({name: convert(v) for (name, convert), v in zip(_USER_COLUMNS, row)})
     n = len(_USER_COLUMNS)
     return user, TokenRef(row[n], row[n + 1])
 

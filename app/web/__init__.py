@@ -60,13 +60,17 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
 
     @app.before_request
-    def _csrf_on_every_form():
-        # Every state-changing browser request carries the form's token. The API is left
-        # out by design: it reads bearer tokens and keys only, never cookies, so a forged
-        # cross-site request has nothing to ride on. (One explicit rule instead of
-        # Flask-WTF's per-request exemption look-ups, on the path every request takes.)
-        if request.method not in _SAFE_METHODS and not request.path.startswith("/api/"):
+    def _browser_request_checks():
+        # The API reads bearer tokens and keys only, never cookies: no session to age, and
+        # nothing for a forged cross-site request to ride on.
+        path = request.path
+        if path.startswith(("/api/", "/static/")):
+            return
+        # Every state-changing browser request carries its form's token (one explicit rule
+        # instead of Flask-WTF's per-request exemption look-ups).
+        if request.method not in _SAFE_METHODS:
             csrf.protect()
+        check_session_age()
 
     from . import account, admin, audit, auth, documents
     app.register_blueprint(auth.bp)
@@ -74,11 +78,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(documents.bp)
     app.register_blueprint(audit.bp)
-
-    @app.before_request
-    def _session_limits():
-        if not request.path.startswith("/api/") and not request.path.startswith("/static/"):
-            check_session_age()
 
     @app.context_processor
     def _template_globals():
