@@ -185,10 +185,11 @@ def test_a_group_member_reads_a_shared_document_but_cannot_change_it(app, client
     assert _ids(client.get(f"{API}/documents", headers=h["bob"])) == []  # not bob's own
     assert _search_ids(client, h["bob"], "kestrel") == ([doc["id"]], 1)
 
-    # Read only: a member may not delete, share on or unshare (403: they know it exists).
-    assert_error(client.delete(f"{API}/documents/{doc['id']}", headers=h["bob"]), 403, "forbidden")
-    assert_error(client.put(f"{API}/documents/{doc['id']}/groups/{other.id}", headers=h["bob"]), 403)
-    assert_error(client.delete(f"{API}/documents/{doc['id']}/groups/{team.id}", headers=h["bob"]), 403)
+    # Read only: a member may not delete, share on or unshare (404: someone else's document
+    # answers 404, never 403, SPEC 8).
+    assert_error(client.delete(f"{API}/documents/{doc['id']}", headers=h["bob"]), 404, "not_found")
+    assert_error(client.put(f"{API}/documents/{doc['id']}/groups/{other.id}", headers=h["bob"]), 404)
+    assert_error(client.delete(f"{API}/documents/{doc['id']}/groups/{team.id}", headers=h["bob"]), 404)
     assert document_count(app) == 1
     assert in_db(app, lambda: DocumentShare.select().count()) == 1
 

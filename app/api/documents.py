@@ -229,9 +229,10 @@ OPENAPI_PATHS: dict = {
         "delete": operation(
             "Delete a document", tag="documents", operation_id="deleteDocument",
             parameters=[_DOC_ID],
-            description="The owner or an administrator. 403 for a member of a group it is "
-                        "shared with (who may only read it); 404 for anyone else.",
-            responses={204: ("Deleted.", None)}, errors=(403, 404)),
+            description="The owner or an administrator; anyone else, a member of a group it is "
+                        "shared with included, gets 404 (someone else's document answers 404, "
+                        "never 403).",
+            responses={204: ("Deleted.", None)}, errors=(404,)),
     },
     "/api/v1/documents/{id}/groups/{group_id}": {
         "put": operation(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from peewee import Expression
 
-from ..errors import Forbidden, NotFound
+from ..errors import NotFound
 from ..models import Membership, User
 from .models import Document, DocumentShare
 
@@ -77,10 +77,10 @@ def get_readable(user: User, document_id) -> Document:
 
 
 def get_changeable(user: User, document_id) -> Document:
-    """The document if `user` may change it; NotFound if they may not even read it,
-    Forbidden if they may only read it."""
+    """The document if `user` may change it, else NotFound: someone else's document
+    answers 404, never 403 (SPEC 8), even when it is shared with them to read."""
     doc = get_readable(user, document_id)
     if not may_change(user, doc):
-        raise Forbidden("Only the owner of a document or an administrator can change it; "
-                        "it is shared with you to read.")
+        raise NotFound("No such document among those you can change; a document shared with "
+                       "you can be read, not changed.")
     return doc
