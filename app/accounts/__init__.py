@@ -1,157 +1,25 @@
-"""Account rules and changes (SPEC 4): the one place the browser, the API and the CLI
-create, change and delete people. Views parse input, call these, and render the result
-or the ServiceError they raise."""
+"""People (SPEC 4): the one place the browser, the API and the CLI create, change and
+delete them. Views parse input, call these, and render the result or the ServiceError
+they raise. The rules live in rules.py, the look-ups and the search in queries.py; both
+are re-exported here, so `from app.accounts import normalise` keeps working."""
 from __future__ import annotations
 
 import logging
 import unicodedata
 
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from peewee import OP, Expression, IntegrityError, SqliteDatabase, fn
+from peewee import IntegrityError, fn
 
-from . import passwords
-from .errors import Conflict, Forbidden, NotFound, ValidationFailed
-from .db import CompiledQuery
-from .models import ROLES, Group, Membership, User, database, utcnow
-from .plugins import hook
+from ..errors import Conflict, Forbidden, ValidationFailed
+from ..models import ROLES, User, database, utcnow
+from ..plugins import hook
+from .queries import (administrator_count, find_user_by_login, get_user, groups_of,  # noqa: F401
+                      search_users, user_count)
+from .rules import (NAME_MAX, RESERVED_USERNAMES, USERNAME_MAX, USERNAME_MIN, check_user_password,  # noqa: F401
+                    clean_email, hash_new_password, name_problem, new_password_problem, normalise, settings,
+                    username_problem)
 
 log = logging.getLogger("keystead")
-
-USERNAME_MIN, USERNAME_MAX = 3, 64
-NAME_MAX = 100
-RESERVED_USERNAMES = frozenset("""connect apps users groups setpassword user-completion confirm
-recent reports plots unpublished settings metrics tokens help login welcome register
-resetpassword content""".split())
-
-
-def settings():
-    return current_app.extensions["keystead.settings"]
-
-
-# ---------------------------------------------------------------- rules
-
-def normalise(text: str) -> str:
-    """The form names are compared in: Unicode NFKC, then case-folded."""
-    return unicodedata.normalize("NFKC", text).casefold()
-
-
-def username_problem(username) -> str | None:
-    """Why `username` is not a valid username, or None."""
-    if not isinstance(username, str) or not username:
-        return "Enter a username."
-    name = unicodedata.normalize("NFKC", username)
-    if not USERNAME_MIN <= len(name) <= USERNAME_MAX:
-        return f"Use {USERNAME_MIN} to {USERNAME_MAX} characters."
-    if len(name.casefold()) > USERNAME_MAX:
-        # The compared form must fit the unique column (PostgreSQL refuses a longer one).
-        return (f"Use {USERNAME_MIN} to {USERNAME_MAX} characters; some letters count as more "
-                "than one (ß as ss).")
-    if not name[0].isalpha():
-        return "Start with a letter."
-    if not all(c.isalpha() or c.isdigit() or c in "_." for c in name):
-        return "Use only letters, digits, '_' and '.'."
-    if name.casefold() in RESERVED_USERNAMES:
-        return "This username is reserved."
-    return None
-
-
-def clean_email(email) -> str:
-    """The normalised address, or ValueError with the reason."""
-    if not isinstance(email, str) or not email.strip():
-        raise ValueError("Enter an email address.")
-    if len(email) > 320:
-        raise ValueError("This email address is too long.")
-    try:
-        clean = validate_email(email.strip(), check_deliverability=False).normalized
-    except EmailNotValidError as e:
-        raise ValueError(f"Enter a valid email address ({e}).") from None
-    if len(normalise(clean)) > 320:  # the compared form must fit its unique column
-        raise ValueError("This email address is too long.")
-    return clean
-
-
-def name_problem(value) -> str | None:
-    if not isinstance(value, str):
-        return "Enter text."
-    if len(value) > NAME_MAX:
-        return f"Use at most {NAME_MAX} characters."
-    if any(unicodedata.category(c) == "Cc" for c in value):
-        return "Control characters are not allowed."
-    return None
-
-
-def new_password_problem(password, *, username="", email="", first_name="", last_name="") -> str | None:
-    """Why `password` cannot be set, by the configured rules and any plugin's, or None."""
-    s = settings()
-    user_inputs = [username or "", email or "", first_name or "", last_name or ""]
-    if email and "@" in email:
-        user_inputs.append(email.split("@", 1)[0])
-    problem = passwords.password_problem(
-        password, minimum_length=s["Password.MinimumLength"], minimum_score=s["Password.MinimumScore"],
-        reject_common=s["Password.RejectCommon"], user_inputs=user_inputs)
-    if problem:
-        return problem
-    for message in hook().keystead_validate_password(password=password, user_inputs=user_inputs):
-        if message:
-            return message
-    return None
-
-
-def hash_new_password(password: str) -> str:
-    return passwords.hash_password(password, settings()["Password.BcryptRounds"])
-
-
-def check_user_password(user: User | None, password: str) -> bool:
-    """Constant-cost check: an unknown user or one without a password still costs a bcrypt."""
-    return passwords.check_password(password, user.password_hash if user else None,
-                                    settings()["Password.BcryptRounds"])
-
-
-# ---------------------------------------------------------------- look-ups
-
-def find_user_by_login(login: str) -> User | None:
-    """The user whose username or email is `login` (case-insensitive)."""
-    if not isinstance(login, str) or not login or len(login) > 320:
-        return None
-    key = normalise(login.strip())
-    if "@" in key:
-        return User.get_or_none(User.email_key == key)
-    return User.get_or_none(User.username_key == key)
-
-
-def get_user(user_id) -> User:
-    try:
-        user_id = int(user_id)
-    except (TypeError, ValueError):
-        user_id = 0
-    # Beyond 64 bits the database driver would fail rather than find nothing.
-    user = User.get_or_none(User.id == user_id) if 0 < user_id < 2**63 else None
-    if user is None:
-        raise NotFound("No such person.")
-    return user
-
-
-def user_count() -> int:
-    """How many people there are: one row kept exact by triggers (m0008_people_count)."""
-    row = database.execute_sql("SELECT n FROM people_count WHERE id = 1").fetchone()
-    return row[0] if row else User.select().count()
-
-
-def administrator_count() -> int:
-    return User.select().where(User.role == "administrator").count()
-
-
-def groups_of(user: User) -> list[str]:
-    """Names of the person's groups, in name order (on the /users/me path: compiled)."""
-    return [name for (name,) in _GROUP_NAMES.run(user.id)]
-
-
-_GROUP_NAMES = CompiledQuery(
-    "group_names",
-    lambda user_id: (Group.select(Group.name).join(Membership, on=(Membership.group == Group.id))
-                     .where(Membership.user == user_id).order_by(Group.name_key)),
-    markers=(-737373,))
 
 
 # ---------------------------------------------------------------- creation
@@ -296,7 +164,7 @@ def _stand_in_account(owner: User, username, email, password, first_name, last_n
 
 
 def registration_provider_allows() -> bool:
-    from .plugins import active_providers
+    from ..plugins import active_providers
     return any(p.supports_registration for p in active_providers())
 
 
@@ -358,7 +226,7 @@ def set_password(user: User, new_password: str, *, event: str, actor: User | Non
     """Set a new password after checking the rules, ending every session and token of the
     person (but the API token family `keep_token_family`, the caller's own; the browser
     issues a fresh session where the person stays signed in)."""
-    from .tokens import revoke_user_tokens
+    from ..tokens import revoke_user_tokens
     if p := new_password_problem(new_password, username=user.username, email=user.email or "",
                                  first_name=user.first_name, last_name=user.last_name):
         raise ValidationFailed({"new_password": p})
@@ -394,7 +262,7 @@ def delete_own_account(user: User, password: str) -> None:
 
 def _guarded_password_check(user: User, password, field: str) -> None:
     """A re-entered password is a guess like a login: the person's lockout guards it."""
-    from .throttle import guarded
+    from ..throttle import guarded
 
     def check():
         if not isinstance(password, str) or not check_user_password(user, password):
@@ -436,7 +304,7 @@ def set_role(target: User, role: str, actor: User | None = None) -> User:
 
 def set_locked(target: User, locked: bool, actor: User | None = None) -> User:
     """Lock (sessions end and tokens stop working at once) or unlock a person."""
-    from .tokens import revoke_user_tokens
+    from ..tokens import revoke_user_tokens
     if locked == target.locked:
         return target
     if locked:
@@ -460,62 +328,3 @@ def end_browser_sessions(user: User) -> None:
 def record_login(user: User) -> User:
     User.update(last_login_at=utcnow()).where(User.id == user.id).execute()
     return User.get_by_id(user.id)
-
-
-SEARCH_TERMS_MAX = 4
-
-
-def _starts_with(column, needle: str):
-    """`column` begins with `needle`, in a form the database answers from an index
-    (app/migrations/m0002_people_search.py): a range on SQLite, whose text order is the
-    code-point order, and LIKE 'needle%' elsewhere (text_pattern_ops indexes)."""
-    if isinstance(database.obj, SqliteDatabase):
-        return (column >= needle) & (column < needle + "\U0010ffff")
-    # Backslash is LIKE's default escape character on PostgreSQL and MySQL.
-    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return Expression(column, OP.LIKE, escaped + "%")
-
-
-def _name_needle(term: str) -> str:
-    """A search term as lower() in the database folds a name: SQLite's lower() folds ASCII
-    letters only, so non-ASCII letters must be typed in the case they are stored in."""
-    if isinstance(database.obj, SqliteDatabase):
-        return term.translate(_ASCII_LOWER)
-    return term.lower()
-
-
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def _search_condition(q: str):
-    """Each word of `q` begins the username, the email address, the first or the last name
-    (so "grace hop" finds Grace Hopper); None for an empty search."""
-    # NUL cannot be sent to PostgreSQL and matches nothing anywhere.
-    words = unicodedata.normalize("NFKC", q.replace("\x00", "")).split()[:SEARCH_TERMS_MAX]
-    condition = None
-    for word in words:
-        key, name = normalise(word), _name_needle(word)
-        term = (_starts_with(User.username_key, key) | _starts_with(User.email_key, key)
-                | _starts_with(fn.lower(User.first_name), name)
-                | _starts_with(fn.lower(User.last_name), name))
-        condition = term if condition is None else (condition & term)
-    return condition
-
-
-def search_users(q: str = "", page: int = 1, per_page: int = 50):
-    """A page of people (by username) matching `q`, and how many match in all.
-
-    Two queries whatever the number of people, both answered from indexes: the count and
-    the page. A search matches the beginning of the username, email, first or last name."""
-    condition = _search_condition(q or "")
-    ids = User.select(User.id).order_by(User.username_key)
-    if condition is None:
-        total = user_count()
-    else:
-        ids = ids.where(condition)
-        total = User.select(fn.COUNT(User.id)).where(condition).scalar()
-    # The page's ids come from the username index alone (skipping to a middle page reads
-    # index entries, not rows); only the page's own rows are then loaded.
-    page_ids = ids.paginate(page, per_page)
-    rows = list(User.select().where(User.id.in_(page_ids)).order_by(User.username_key))
-    return rows, total

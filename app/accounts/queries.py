@@ -1,0 +1,114 @@
+"""Finding people: by login, by id, counts, groups, and the people search that stays fast at
+100,000 accounts (prefix matches answered from indexes)."""
+from __future__ import annotations
+
+import unicodedata
+
+from peewee import OP, Expression, SqliteDatabase, fn
+
+from ..db import CompiledQuery
+from ..errors import NotFound
+from ..models import Group, Membership, User, database
+from .rules import normalise
+
+def find_user_by_login(login: str) -> User | None:
+    """The user whose username or email is `login` (case-insensitive)."""
+    if not isinstance(login, str) or not login or len(login) > 320:
+        return None
+    key = normalise(login.strip())
+    if "@" in key:
+        return User.get_or_none(User.email_key == key)
+    return User.get_or_none(User.username_key == key)
+
+
+def get_user(user_id) -> User:
+    try:
+        user_id = int(user_id)
+    except (TypeError, ValueError):
+        user_id = 0
+    # Beyond 64 bits the database driver would fail rather than find nothing.
+    user = User.get_or_none(User.id == user_id) if 0 < user_id < 2**63 else None
+    if user is None:
+        raise NotFound("No such person.")
+    return user
+
+
+def user_count() -> int:
+    """How many people there are: one row kept exact by triggers (m0008_people_count)."""
+    row = database.execute_sql("SELECT n FROM people_count WHERE id = 1").fetchone()
+    return row[0] if row else User.select().count()
+
+
+def administrator_count() -> int:
+    return User.select().where(User.role == "administrator").count()
+
+
+def groups_of(user: User) -> list[str]:
+    """Names of the person's groups, in name order (on the /users/me path: compiled)."""
+    return [name for (name,) in _GROUP_NAMES.run(user.id)]
+
+
+_GROUP_NAMES = CompiledQuery(
+    "group_names",
+    lambda user_id: (Group.select(Group.name).join(Membership, on=(Membership.group == Group.id))
+                     .where(Membership.user == user_id).order_by(Group.name_key)),
+    markers=(-737373,))
+
+
+SEARCH_TERMS_MAX = 4
+
+
+def _starts_with(column, needle: str):
+    """`column` begins with `needle`, in a form the database answers from an index
+    (app/migrations/m0002_people_search.py): a range on SQLite, whose text order is the
+    code-point order, and LIKE 'needle%' elsewhere (text_pattern_ops indexes)."""
+    if isinstance(database.obj, SqliteDatabase):
+        return (column >= needle) & (column < needle + "\U0010ffff")
+    # Backslash is LIKE's default escape character on PostgreSQL and MySQL.
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return Expression(column, OP.LIKE, escaped + "%")
+
+
+def _name_needle(term: str) -> str:
+    """A search term as lower() in the database folds a name: SQLite's lower() folds ASCII
+    letters only, so non-ASCII letters must be typed in the case they are stored in."""
+    if isinstance(database.obj, SqliteDatabase):
+        return term.translate(_ASCII_LOWER)
+    return term.lower()
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _search_condition(q: str):
+    """Each word of `q` begins the username, the email address, the first or the last name
+    (so "grace hop" finds Grace Hopper); None for an empty search."""
+    # NUL cannot be sent to PostgreSQL and matches nothing anywhere.
+    words = unicodedata.normalize("NFKC", q.replace("\x00", "")).split()[:SEARCH_TERMS_MAX]
+    condition = None
+    for word in words:
+        key, name = normalise(word), _name_needle(word)
+        term = (_starts_with(User.username_key, key) | _starts_with(User.email_key, key)
+                | _starts_with(fn.lower(User.first_name), name)
+                | _starts_with(fn.lower(User.last_name), name))
+        condition = term if condition is None else (condition & term)
+    return condition
+
+
+def search_users(q: str = "", page: int = 1, per_page: int = 50):
+    """A page of people (by username) matching `q`, and how many match in all.
+
+    Two queries whatever the number of people, both answered from indexes: the count and
+    the page. A search matches the beginning of the username, email, first or last name."""
+    condition = _search_condition(q or "")
+    ids = User.select(User.id).order_by(User.username_key)
+    if condition is None:
+        total = user_count()
+    else:
+        ids = ids.where(condition)
+        total = User.select(fn.COUNT(User.id)).where(condition).scalar()
+    # The page's ids come from the username index alone (skipping to a middle page reads
+    # index entries, not rows); only the page's own rows are then loaded.
+    page_ids = ids.paginate(page, per_page)
+    rows = list(User.select().where(User.id.in_(page_ids)).order_by(User.username_key))
+    return rows, total
