@@ -3,6 +3,11 @@
 A migration is a module `mNNNN_<name>.py` here with `apply(db, migrator)`, using the
 released `playhouse.migrate` API. `upgrade` runs the missing ones in order, each in its
 own transaction, holding a lock so workers starting together do not race.
+
+m0001 and the other create-table migrations create tables from the current models
+(`create_tables(safe=True)`), so on a new database they already have every column. A
+later migration that adds a column to an existing table must therefore skip it when the
+column is there (check `db.get_columns(table)` first), or it would fail on new databases.
 """
 from __future__ import annotations
 
