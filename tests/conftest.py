@@ -126,6 +126,27 @@ def users(app):
     return UserFactory(app)
 
 
+@pytest.fixture
+def admin(users):
+    """The administrator "root", made through the service functions."""
+    return users.create("root", role="administrator")[0]
+
+
+@pytest.fixture
+def admin_h(client, admin):
+    """API headers of the administrator."""
+    from api_support import bearer, login
+    return bearer(login(client, "root")["access_token"])
+
+
+@pytest.fixture
+def viewer_h(client, users):
+    """API headers of a viewer, "vera"."""
+    from api_support import bearer, login
+    users.create("vera")
+    return bearer(login(client, "vera")["access_token"])
+
+
 class AuthActions:
     def __init__(self, client):
         self.client = client

@@ -12,22 +12,6 @@ from pages import path_of
 NEW_PASSWORD = "a-brand-new-passphrase-7"
 
 
-@pytest.fixture
-def admin(users):
-    return users.create("root", role="administrator")[0]
-
-
-@pytest.fixture
-def admin_h(client, admin):
-    return bearer(login(client, "root")["access_token"])
-
-
-@pytest.fixture
-def viewer_h(client, users):
-    users.create("vera")
-    return bearer(login(client, "vera")["access_token"])
-
-
 def _count(app, model=User, *where):
     return in_db(app, lambda: model.select().where(*where).count() if where else model.select().count())
 

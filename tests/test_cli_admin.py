@@ -12,11 +12,6 @@ from pages import path_of
 NEW_PASSWORD = "a-brand-new-passphrase-7"
 
 
-@pytest.fixture
-def admin(users):
-    return users.create("root", role="administrator")[0]
-
-
 def run(runner, *args, input=None):
     return runner.invoke(args=list(args), input=input)
 

@@ -10,22 +10,6 @@ from app.models import Group, Membership, User
 from tests.plugins.recorder import Recorder
 
 
-@pytest.fixture
-def admin(users):
-    return users.create("root", role="administrator")[0]
-
-
-@pytest.fixture
-def admin_h(client, admin):
-    return bearer(login(client, "root")["access_token"])
-
-
-@pytest.fixture
-def viewer_h(client, users):
-    users.create("vera")
-    return bearer(login(client, "vera")["access_token"])
-
-
 # ---------------------------------------------------------------- the service
 
 def test_names_are_unique_case_insensitively_after_nfkc(app):

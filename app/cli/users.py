@@ -82,6 +82,17 @@ def _user_arg(login):
     return user
 
 
+def _change(username: str, change, done: str) -> None:
+    """Apply `change` to the person named `username` and say `done` (formatted with the
+    changed person), or fail with the one-line reason."""
+    with db_session():
+        try:
+            user = change(_user_arg(username))
+        except ServiceError as e:
+            fail(e)
+        click.echo(done.format(user))
+
+
 @users.command("set-role")
 @click.argument("username")
 @click.argument("role", type=click.Choice(ROLES))
@@ -89,12 +100,7 @@ def _user_arg(login):
 def users_set_role(username, role):
     """Change a person's role."""
     from ..accounts import set_role
-    with db_session():
-        try:
-            user = set_role(_user_arg(username), role)
-        except ServiceError as e:
-            fail(e)
-        click.echo(f"{user.username} is now {user.role}.")
+    _change(username, lambda user: set_role(user, role), "{0.username} is now {0.role}.")
 
 
 @users.command("lock")
@@ -103,12 +109,7 @@ def users_set_role(username, role):
 def users_lock(username):
     """Lock a person: they cannot log in and their sessions and tokens end."""
     from ..accounts import set_locked
-    with db_session():
-        try:
-            user = set_locked(_user_arg(username), True)
-        except ServiceError as e:
-            fail(e)
-        click.echo(f"{user.username} is locked.")
+    _change(username, lambda user: set_locked(user, True), "{0.username} is locked.")
 
 
 @users.command("unlock")
@@ -117,12 +118,7 @@ def users_lock(username):
 def users_unlock(username):
     """Unlock a person."""
     from ..accounts import set_locked
-    with db_session():
-        try:
-            user = set_locked(_user_arg(username), False)
-        except ServiceError as e:
-            fail(e)
-        click.echo(f"{user.username} is unlocked.")
+    _change(username, lambda user: set_locked(user, False), "{0.username} is unlocked.")
 
 
 @users.command("reset-link")
