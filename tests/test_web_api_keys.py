@@ -47,9 +47,9 @@ def revoke_path(page: str, name: str) -> str:
     return m.group(1)
 
 
-def test_the_profile_links_to_the_keys(auth, client, users):
+def test_the_profile_holds_the_key_form(auth, client, users):
     log_in(auth, users)
-    assert f'href="{PAGE}"' in client.get("/profile").get_data(as_text=True)
+    assert f'action="{PAGE}"' in client.get("/profile").get_data(as_text=True)
     page = client.get(PAGE).get_data(as_text=True)
     assert "You have no API keys." in page
 
@@ -133,3 +133,15 @@ def test_the_keys_page_needs_a_login(client):
     html = client.get("/login").get_data(as_text=True)
     r = client.post(f"{PAGE}/1/revoke", data={"csrf_token": csrf_from(html)})
     assert r.status_code == 302 and redirect_to(r)[0] == "/login"
+
+
+def test_keys_are_listed_and_created_on_the_profile_page(client, users, auth):
+    from conftest import csrf_from
+    users.create("ada")
+    auth.login("ada")
+    page = client.get("/profile").get_data(as_text=True)
+    assert "You have no API keys." in page and 'name="name"' in page
+    r = client.post("/profile/api-keys", data={"csrf_token": csrf_from(page), "name": "from-profile"})
+    assert r.status_code == 201
+    page = client.get("/profile").get_data(as_text=True)
+    assert "from-profile" in page and "Revoke" in page

@@ -54,7 +54,9 @@ def _profile_page(status: int = 200, *, profile_form=None, password_form=None, d
         sudo_mode=current_app.extensions["keystead.settings"]["Password.WebSudoMode"],
         sudo_active=sudo_active(), profile_form=profile_form, totp_enabled=totp.totp_enabled(user),
         password_form=password_form or ChangePasswordForm(formdata=None),
-        delete_form=delete_form or DeleteAccountForm(formdata=None)), status)
+        delete_form=delete_form or DeleteAccountForm(formdata=None),
+        key_form=ApiKeyForm(formdata=None), keys=apikeys.list_api_keys(user),
+        max_keys=apikeys.MAX_KEYS_PER_USER), status)
 
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -255,7 +257,7 @@ def api_keys():
 
 
 def _api_keys_page(form: ApiKeyForm, status: int = 200):
-    return _page("account/api_keys.html", status, form=form, keys=apikeys.list_api_keys(_user()),
+    return _page("account/api_keys.html", status, key_form=form, keys=apikeys.list_api_keys(_user()),
                  max_keys=apikeys.MAX_KEYS_PER_USER)
 
 
