@@ -103,3 +103,13 @@ def browser():
             yield instance
         finally:
             instance.close()
+
+
+def watch_policy_violations(page) -> list[str]:
+    """Collect the page's Content-Security-Policy violations and script errors as they
+    happen; a test asserts the list stays empty."""
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text)
+            if msg.type == "error" and "Content Security Policy" in msg.text else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    return problems

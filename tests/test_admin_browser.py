@@ -8,18 +8,10 @@ import re
 
 import pytest
 from api_support import users_of
-from live import browser, live_server, make_live_server  # noqa: F401  (pytest fixtures)
+from live import browser, live_server, make_live_server, watch_policy_violations  # noqa: F401  (pytest fixtures)
 
 ADMIN_PASSWORD = "granite-otter-lantern-vivid-31"
 CAROL_PASSWORD = "copper-heron-meadow-quiet-58"
-
-
-def _watch_policy_violations(page) -> list[str]:
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(msg.text)
-            if msg.type == "error" and "Content Security Policy" in msg.text else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    return problems
 
 
 def _log_in(page, server, username: str, password: str) -> None:
@@ -37,7 +29,7 @@ def test_admin_creates_a_person_who_confirms_from_the_copied_link_and_logs_in(br
     # The administrator, in their own browser.
     admin = browser.new_context().new_page()
     admin.set_default_timeout(15000)
-    violations = _watch_policy_violations(admin)
+    violations = watch_policy_violations(admin)
     _log_in(admin, live_server, "root", ADMIN_PASSWORD)
     admin.get_by_role("link", name="People").click()
     admin.wait_for_url(live_server("/admin/people"))
@@ -68,7 +60,7 @@ def test_admin_creates_a_person_who_confirms_from_the_copied_link_and_logs_in(br
     # Carol, in another browser, opens the link she was given and chooses her password.
     carol = browser.new_context().new_page()
     carol.set_default_timeout(15000)
-    carol_violations = _watch_policy_violations(carol)
+    carol_violations = watch_policy_violations(carol)
     carol.goto(link)
     assert carol.get_by_role("heading", name="Choose your password").is_visible()
     carol.get_by_label("New password", exact=True).fill(CAROL_PASSWORD)

@@ -4,17 +4,9 @@ Content-Security-Policy (no inline script or style), which only a browser can te
 from __future__ import annotations
 
 import pytest
-from live import browser, live_server, make_live_server  # noqa: F401  (pytest fixtures)
+from live import browser, live_server, make_live_server, watch_policy_violations  # noqa: F401  (pytest fixtures)
 
 PASSWORD = "granite-otter-lantern-vivid-31"
-
-
-def _watch_policy_violations(page) -> list[str]:
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(msg.text)
-            if msg.type == "error" and "Content Security Policy" in msg.text else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    return problems
 
 
 @pytest.mark.browser
@@ -22,7 +14,7 @@ def test_sign_up_log_out_fail_and_log_in(browser, live_server):  # noqa: F811
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(15000)
-    violations = _watch_policy_violations(page)
+    violations = watch_policy_violations(page)
 
     # Sign up: the first account, logged in at once.
     page.goto(live_server("/register"))

@@ -6,16 +6,8 @@ from __future__ import annotations
 
 import pytest
 from conftest import STRONG_PASSWORD, UserFactory
-from live import browser, live_server, make_live_server  # noqa: F401  (pytest fixtures)
+from live import browser, live_server, make_live_server, watch_policy_violations  # noqa: F401  (pytest fixtures)
 from totp_support import code_for
-
-
-def _watch_policy_violations(page) -> list[str]:
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(msg.text)
-            if msg.type == "error" and "Content Security Policy" in msg.text else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    return problems
 
 
 @pytest.mark.browser
@@ -24,7 +16,7 @@ def test_enable_two_factor_and_log_in_with_a_code(browser, live_server):  # noqa
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(15000)
-    violations = _watch_policy_violations(page)
+    violations = watch_policy_violations(page)
 
     page.goto(live_server("/login"))
     page.get_by_label("Username or email").fill("ada")
