@@ -86,12 +86,14 @@ def check_session_age() -> None:
         session["seen_at"] = now
 
 
-def sudo_active() -> bool:
+def sudo_active(always: bool = False) -> bool:
     """Whether sensitive actions may go ahead without asking again. People with no password
     here (an outside provider's) prove themselves by a fresh login through that provider:
-    a login within WebSudoModeDuration counts as re-entry."""
+    a login within WebSudoModeDuration counts as re-entry. WebSudoMode off skips asking,
+    except for actions that ask `always` (an address change: whoever holds a session could
+    otherwise redirect reset mail and take the account over)."""
     s = _settings()
-    if not s["Password.WebSudoMode"]:
+    if not s["Password.WebSudoMode"] and not always:
         return True
     if session.get(SUDO_KEY, 0) > time.time():
         return True
@@ -104,12 +106,21 @@ def grant_sudo() -> None:
     session[SUDO_KEY] = int(time.time()) + _settings()["Password.WebSudoModeDuration"]
 
 
-def sudo_required(view):
-    """Send the person to /sudo to re-enter their password (WebSudoMode), then back."""
+def ask_for_sudo():
+    """The redirect to /sudo, which comes back to this address after the password."""
+    return redirect(url_for("auth.sudo", next=request.full_path.rstrip("?")))
+
+
+def sudo_required(view=None, *, always: bool = False):
+    """Send the person to /sudo to re-enter their password (WebSudoMode), then back.
+    `@sudo_required(always=True)` asks even with WebSudoMode off."""
+    if view is None:
+        return functools.partial(sudo_required, always=always)
+
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
-        if not sudo_active():
-            return redirect(url_for("auth.sudo", next=request.full_path.rstrip("?")))
+        if not sudo_active(always):
+            return ask_for_sudo()
         return view(*args, **kwargs)
     return wrapped
 
