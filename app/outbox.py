@@ -15,11 +15,13 @@ import atexit
 import logging
 import queue
 import threading
+import time
 import weakref
 
 log = logging.getLogger("keystead")
 
 IDLE_SECONDS = 5.0
+AFTER_ANSWER_SECONDS = 0.01  # far longer than writing an answer out takes
 EXIT_WAIT_SECONDS = 20.0  # at exit, finish mail in flight (one SMTP timeout and a bit)
 
 
@@ -29,13 +31,32 @@ class Outbox:
         self._queue: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
+        app.teardown_request(self._release)
         outbox = weakref.ref(self)
         atexit.register(lambda: outbox() is not None and outbox().join(EXIT_WAIT_SECONDS))
 
     def put(self, job, *args) -> None:
-        """Run `job(*args)` after the current request, in the worker thread."""
+        """Run `job(*args)` in the worker thread: within a request, a moment after the
+        request is over, once its answer is on its way (a job running meanwhile would
+        compete with the answer for the interpreter, and its time would show in the
+        answer's); otherwise now."""
+        from flask import g, has_request_context
+        if has_request_context():
+            g.setdefault("keystead_outbox_later", []).append((job, args))
+            return
+        self._start(job, args, 0.0)
+
+    def _release(self, exc=None) -> None:
+        """teardown_request: the request is over; its jobs start after AFTER_ANSWER_SECONDS."""
+        from flask import g
+        later = g.pop("keystead_outbox_later", ())
+        not_before = time.monotonic() + AFTER_ANSWER_SECONDS
+        for job, args in later:
+            self._start(job, args, not_before)
+
+    def _start(self, job, args, not_before: float) -> None:
         with self._lock:
-            self._queue.put((job, args))
+            self._queue.put((job, args, not_before))
             if self._worker is None:
                 self._worker = threading.Thread(target=self._work, daemon=True, name="keystead-outbox")
                 self._worker.start()
@@ -49,7 +70,7 @@ class Outbox:
     def _work(self) -> None:
         while True:
             try:
-                job, args = self._queue.get(timeout=IDLE_SECONDS)
+                job, args, not_before = self._queue.get(timeout=IDLE_SECONDS)
             except queue.Empty:
                 with self._lock:  # put() starts a new worker only after this one has gone
                     if self._queue.empty():
@@ -57,6 +78,9 @@ class Outbox:
                         return
                 continue
             try:
+                wait = not_before - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)  # sleeping holds no lock: the answer goes out meanwhile
                 self._run(job, args)
             finally:
                 self._queue.task_done()
