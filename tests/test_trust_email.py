@@ -321,3 +321,12 @@ def test_item5_a_notice_that_cannot_be_mailed_is_in_the_audit_log(make_app, mail
     recorded = audit(app, "notice_not_mailed")
     assert [(n["target"], n["notice"], n["outcome"]) for n in recorded] == [("ada", "password_change", "failure")]
     assert recorded[0]["reason"] == ("send failed" if mail else "mail not configured")
+
+
+def test_item3_an_administrator_changing_their_own_address_on_the_admin_pages_needs_sudo(app, client, admin, auth):
+    """Issue 12 item 3: the admin pages are no way around /profile's rule either."""
+    auth.login("root")
+    r = submit(client, f"/admin/people/{admin.id}/details",
+               {"first_name": "", "last_name": "", "email": "mallory@example.com"}, page=f"/admin/people/{admin.id}")
+    assert r.status_code == 302 and redirect_to(r)[0] == "/sudo"
+    assert fetch(app, "root").email == "root@example.com"
