@@ -272,7 +272,6 @@ def test_item5_two_factor_off_and_a_new_api_key_are_told(mail_app):
 def test_item5_a_login_from_a_new_client_address_is_told_but_not_the_first(mail_app):
     """Issue 12 item 5: the first login tells nothing, a known address neither; a new one
     does. Only a keyed digest of the address is stored."""
-    from app.notices import KnownClient
     client, box = mail_app.test_client(), mail_app.mailbox
     users_of(mail_app).create("ada", email="ada@example.com")
     login(client, "ada")
@@ -283,6 +282,7 @@ def test_item5_a_login_from_a_new_client_address_is_told_but_not_the_first(mail_
     login(elsewhere, "ada")
     notice = mails_to(box, "ada@example.com")[-1]
     assert "New sign-in" in str(notice["Subject"]) and "203.0.113.9" in box.text_of(notice)
+    from app.notices import KnownClient
     stored = in_db(mail_app, lambda: [row.digest for row in KnownClient.select()])
     assert len(stored) == 2 and not any("203.0.113" in d or "127.0.0.1" in d for d in stored)
 
