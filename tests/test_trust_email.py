@@ -98,6 +98,18 @@ def test_item3_an_account_without_a_password_here_gets_403_password_required(app
     assert fetch(app, "grace").email == "grace@example.com"
 
 
+def test_item3_a_directory_account_gives_its_directory_password(make_app):
+    """Issue 12 item 3: `current_password` is checked by the account's own provider."""
+    from tests.plugins import directory_provider
+    app = make_app({"Authentication.Provider": ["password", "directory"]}, plugins=[directory_provider])
+    client = app.test_client()
+    token = login(client, "dora", "dora-directory-pass-58")["access_token"]
+    assert fetch(app, "dora").provider == "directory"
+    assert_error(patch_me(client, token, email="dora2@example.com", current_password=STRONG_PASSWORD), 422)
+    r = patch_me(client, token, email="dora2@example.com", current_password="dora-directory-pass-58")
+    assert r.status_code == 200 and r.get_json()["email"] == "dora2@example.com"
+
+
 def test_item3_an_administrator_changing_their_own_address_by_id_needs_their_password(client, admin, admin_h):
     """Issue 12 item 3: PATCH /users/{id} on oneself is no way around /users/me's rule."""
     e = assert_error(client.patch(f"{API}/users/{admin.id}", headers=admin_h,
