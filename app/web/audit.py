@@ -24,8 +24,9 @@ def _filters() -> dict:
     the API's parameters and no others, and only these ever go back into a link)."""
     unknown = sorted(set(request.args) - set(service.FILTERS + service.PAGING))
     if unknown:
-        abort(400, f"Unknown parameter{'s' if len(unknown) > 1 else ''}: {', '.join(n[:40] for n in unknown[:5])}. "
-                   f"The audit log is filtered by {', '.join(service.FILTERS)} and paged by page and per_page.")
+        names = ", ".join(name[:40] for name in unknown[:5])
+        abort(400, f"Unknown parameter: {names}. The audit log takes only "
+                   f"{', '.join(service.FILTERS + service.PAGING)}.")
     args = request.args
     return {k: (args.get(k) or "").strip()[:100] or None for k in service.FILTERS}
 
