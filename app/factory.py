@@ -83,6 +83,8 @@ def build_app(test_config, instance_path, plugins) -> Flask:
 
     with app.app_context():
         from .bootstrap import ensure_configured_admin
+        from .totp import seal_clear_secrets
+        seal_clear_secrets()  # after the migrations, which run without the key it needs
         ensure_configured_admin()
         if not settings["Server.RequireAuthentication"]:
             log.warning("Server.RequireAuthentication is false: every unauthenticated request acts "

@@ -162,6 +162,7 @@ def two_factor():
     enabled = totp.totp_enabled(user)
     return _page("account/two_factor.html", user=user, enabled=enabled,
                  codes_left=totp.recovery_codes_left(user) if enabled else 0,
+                 weak_codes=enabled and totp.has_weak_recovery_codes(user),
                  recovery_code_count=totp.RECOVERY_CODES,
                  setup_started=not enabled and totp.pending_secret(user) is not None,
                  sudo_active=sudo_active(), form=SecondFactorForm(formdata=None))
