@@ -4,7 +4,7 @@ in it, so the API is no weaker a path than the browser. The per-account lockout
 (app/throttle.py) is separate and always on.
 
 Limits are deliberately above the lockout threshold (10 by default), so a person who
-mistypes is locked out by name before their address is limited.
+mistypes is locked out (per account) before their address is limited.
 """
 from __future__ import annotations
 
