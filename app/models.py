@@ -131,7 +131,8 @@ class OneTimeLink(BaseModel):
 
 
 class LoginThrottle(BaseModel):
-    """Failed-login counts per submitted (normalised) name, whether or not it exists."""
+    """Failed-login counts per account (`user:<id>`), or per submitted name that belongs to no
+    account (`name:<normalised name>`): app/throttle.py."""
     key = CharField(max_length=400, primary_key=True)
     failures = IntegerField(default=0)  # in a row, since the last success or lockout
     locked_until = IntegerField(default=0)  # epoch seconds

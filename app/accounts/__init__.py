@@ -268,7 +268,7 @@ def _guarded_password_check(user: User, password, field: str) -> None:
         if not isinstance(password, str) or not check_user_password(user, password):
             raise ValidationFailed({field: "The password is not correct." if field == "password"
                                     else "The current password is not correct."})
-    guarded(user.username, check)
+    guarded(user, check)
 
 
 def _refuse_last_administrator(target: User, action: str) -> None:
@@ -303,9 +303,13 @@ def set_role(target: User, role: str, actor: User | None = None) -> User:
 
 
 def set_locked(target: User, locked: bool, actor: User | None = None) -> User:
-    """Lock (sessions end and tokens stop working at once) or unlock a person."""
+    """Lock (sessions end and tokens stop working at once) or unlock a person. Unlocking
+    also ends a lockout after failed logins, and is how an administrator ends one on an
+    account they never locked."""
+    from ..throttle import clear_lockout, lockout_ends_at
     from ..tokens import revoke_user_tokens
-    if locked == target.locked:
+    locked_out = not locked and bool(lockout_ends_at(target))
+    if locked == target.locked and not locked_out:
         return target
     if locked:
         _refuse_last_administrator(target, "locked")
@@ -315,8 +319,9 @@ def set_locked(target: User, locked: bool, actor: User | None = None) -> User:
             revoke_user_tokens(target)
         else:
             User.update(locked=False).where(User.id == target.id).execute()
+            clear_lockout(target)
         hook().keystead_event(event="lock" if locked else "unlock", actor=actor, target=target,
-                              outcome="success", details={})
+                              outcome="success", details={"lockout_cleared": True} if locked_out else {})
     return User.get_by_id(target.id)
 
 

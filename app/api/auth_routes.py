@@ -141,9 +141,10 @@ OPENAPI_PATHS: dict = {
         secured=False,
         description="401 `invalid_credentials` is the same for an unknown user and a wrong "
                     "password. 403 `email_not_verified` and 423 for an account locked by an "
-                    "administrator answer only the right password; 423 during a lockout (after "
-                    "Password.LockoutThreshold failures) answers every password, with "
-                    "Retry-After. With two-factor authentication on, the right password without "
+                    "administrator answer only the right password (423 without Retry-After); "
+                    "423 during a lockout (after Password.LockoutThreshold failures, counted per "
+                    "account whether its username or email address was sent, wrong codes "
+                    "included) answers every password, with Retry-After. With two-factor authentication on, the right password without "
                     "`otp` answers 401 `otp_required`, a wrong code 401 `invalid_otp`.",
         request=obj(("password",), username=string("The username or the email address."),
                     email=string("Instead of username."), password=string(),

@@ -29,7 +29,7 @@ def _check_password(user: User, password: str) -> None:
 def begin():
     user = current_api_user()
     data = fields(json_body(), required=("password",))
-    throttle.guarded(user.username, lambda: _check_password(user, data["password"]))
+    throttle.guarded(user, lambda: _check_password(user, data["password"]))
     secret, url = totp.begin_setup(user)
     return jsonify(secret=secret, otpauth_url=url)
 
@@ -46,9 +46,9 @@ def confirm():
 def disable():
     user = current_api_user()
     data = fields(json_body(), required=("password", "code"))
-    throttle.guarded(user.username, lambda: _check_password(user, data["password"]))
+    throttle.guarded(user, lambda: _check_password(user, data["password"]))
     # 409 totp_not_enabled when it is off: that is not a wrong code, and does not count.
-    throttle.guarded(user.username, lambda: totp.disable(user, data["code"]))
+    throttle.guarded(user, lambda: totp.disable(user, data["code"]))
     return "", 204
 
 

@@ -14,6 +14,7 @@ from flask_login import current_user, login_required
 
 from .. import accounts, apikeys, recovery, throttle, totp
 from ..errors import AccountLocked, Conflict, NotFound, ServiceError, ValidationFailed
+from ..ratelimits import send_retry_after
 from .forms import (ApiKeyForm, ChangePasswordForm, DeleteAccountForm, ProfileForm, SecondFactorForm, add_error,
                     show_service_error)
 from .session import end_session, grant_sudo, start_session, sudo_active, sudo_required
@@ -110,7 +111,7 @@ def change_password():
         updated = accounts.change_password(user, form.current_password.data, form.new_password.data)
     except ServiceError as e:
         show_service_error(form, e, {"password": "new_password"})
-        return _password_page(form, can_change, e.status)
+        return send_retry_after(_password_page(form, can_change, e.status), getattr(e, "retry_after", None))
     # The change ended every session of the person (a new epoch); this one goes on, fresh.
     start_session(updated)
     grant_sudo()  # they have just proved their password
@@ -138,7 +139,7 @@ def delete_account():
         accounts.delete_own_account(user, form.password.data)
     except ServiceError as e:
         show_service_error(form, e)
-        return _delete_page(form, has_password, e.status)
+        return send_retry_after(_delete_page(form, has_password, e.status), getattr(e, "retry_after", None))
     end_session()
     flash("Your account has been deleted.", "success")
     return redirect(url_for("auth.login"), SEE_OTHER)
@@ -222,12 +223,10 @@ def two_factor_disable():
     if not form.validate():
         return _page("account/two_factor_disable.html", 400, form=form)
     try:
-        throttle.guarded(user.username, lambda: totp.disable(user, form.code.data))
+        throttle.guarded(user, lambda: totp.disable(user, form.code.data))
     except AccountLocked as e:
         form.form_errors.append(e.message)
-        response = _page("account/two_factor_disable.html", e.status, form=form)
-        response.headers["Retry-After"] = str(e.retry_after)
-        return response
+        return send_retry_after(_page("account/two_factor_disable.html", e.status, form=form), e.retry_after)
     except ValidationFailed as e:
         show_service_error(form, e)
         return _page("account/two_factor_disable.html", e.status, form=form)

@@ -10,6 +10,8 @@ each action answers a GET by returning to the page its form is on.
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -22,7 +24,7 @@ except ImportError:  # pragma: no cover - older WTForms
     def SelectChoice(value, label):  # noqa: N802
         return (value, label)
 
-from .. import accounts, groups, recovery, totp
+from .. import accounts, groups, recovery, throttle, totp
 from ..errors import Conflict, NotFound, ServiceError
 from ..links import LIFETIMES, pending_link
 from ..mail import mail_configured
@@ -196,7 +198,13 @@ def _person_page(user: User, status: int = 200, **forms):
         lifetimes={k: v // 3600 for k, v in LIFETIMES.items()}, is_me=user.id == _me().id,
         sudo_mode=current_app.extensions["keystead.settings"]["Password.WebSudoMode"],
         sudo_active=sudo_active(), errors=forms.get("errors", []),
-        two_factor=totp.totp_enabled(user)), status)
+        two_factor=totp.totp_enabled(user), lockout_until=_lockout_until(user)), status)
+
+
+def _lockout_until(user: User) -> datetime | None:
+    """When the person's lockout after failed logins ends, None when none is active."""
+    ends = throttle.lockout_ends_at(user)
+    return datetime.fromtimestamp(ends, timezone.utc) if ends else None
 
 
 def _has_local_password(user: User) -> bool:
@@ -270,6 +278,7 @@ def _set_locked(user_id: int, locked: bool):
         return _back_to("admin.person", user_id=user.id)
     if not ActionForm().validate():
         abort(400)
+    locked_out = not locked and bool(throttle.lockout_ends_at(user))  # for the message
     try:
         updated = accounts.set_locked(user, locked, actor=_me())
     except ServiceError as e:
@@ -279,6 +288,8 @@ def _set_locked(user_id: int, locked: bool):
               "have ended.", "success")
         if updated.id == _me().id:
             return redirect(url_for("auth.login"), SEE_OTHER)
+    elif locked_out:
+        flash(f"{updated.username} is unlocked: the lockout after failed logins has ended.", "success")
     else:
         flash(f"{updated.username} is unlocked.", "success")
     return _back_to("admin.person", user_id=user.id)

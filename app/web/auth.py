@@ -20,6 +20,7 @@ from ..login import (SecondFactorRequired, WrongSecondFactor, client_address, co
                      log_in_with_password)
 from ..models import User
 from ..plugins import active_providers, hook, password_providers
+from ..ratelimits import send_retry_after
 from .forms import (EmailRequestForm, LoginForm, RegisterForm, SecondFactorForm, SetPasswordForm, SudoForm,
                     add_error, show_service_error)
 from .session import end_session, grant_sudo, safe_next, start_session
@@ -84,10 +85,7 @@ def login():
             return _login_page(form, e.status)
         except AccountLocked as e:
             form.form_errors.append(e.message)
-            response = _login_page(form, e.status)
-            if e.retry_after:
-                response.headers["Retry-After"] = str(e.retry_after)
-            return response
+            return send_retry_after(_login_page(form, e.status), e.retry_after)
         except EmailNotVerified as e:
             # Only the right password gets here, so saying so reveals nothing new.
             resend = EmailRequestForm(formdata=None)
@@ -149,10 +147,7 @@ def second_factor():
         return _second_factor_page(form, WrongSecondFactor.status)
     except AccountLocked as e:
         form.form_errors.append(e.message)
-        response = _second_factor_page(form, e.status)
-        if e.retry_after:
-            response.headers["Retry-After"] = str(e.retry_after)
-        return response
+        return send_retry_after(_second_factor_page(form, e.status), e.retry_after)
     except AuthenticationFailed:  # deleted or locked since the password step
         session.pop(PENDING_KEY, None)
         flash("Log in again.", "info")
@@ -296,12 +291,10 @@ def sudo():
             return _sudo_page(400, form=form, has_password=has_password)
         # Re-entry is a password guess like a login: the same lockout guards it.
         try:
-            throttle.guarded(user.username, lambda: _check_sudo_password(user, form.password.data))
+            throttle.guarded(user, lambda: _check_sudo_password(user, form.password.data))
         except AccountLocked as e:
             form.form_errors.append(e.message)
-            response = _sudo_page(e.status, form=form, has_password=has_password)
-            response.headers["Retry-After"] = str(e.retry_after)
-            return response
+            return send_retry_after(_sudo_page(e.status, form=form, has_password=has_password), e.retry_after)
         except ValidationFailed as e:
             form.password.errors = [e.fields["password"]]
             return _sudo_page(401, form=form, has_password=has_password)
