@@ -92,7 +92,8 @@ def test_with_a_secret_and_proxy_addresses_both_must_hold(installed, make_app, m
     monkeypatch.setenv("KEYSTEAD_PLUGIN_HEADER_TRUSTED_PROXIES", "10.1.2.0/24")
     app = make_app(HEADER_ON)
     proxy, elsewhere = {"REMOTE_ADDR": "10.1.2.3"}, {"REMOTE_ADDR": "127.0.0.1"}
-    assert app.test_client().get(LOGIN, headers={**FORGED, SECRET_HEADER: secret}, environ_base=elsewhere).status_code == 403
+    with_secret = {**FORGED, SECRET_HEADER: secret}
+    assert app.test_client().get(LOGIN, headers=with_secret, environ_base=elsewhere).status_code == 403
     assert app.test_client().get(LOGIN, headers=FORGED, environ_base=proxy).status_code == 403
     assert not user_exists(app, "ceo")
     client = app.test_client()
@@ -269,7 +270,8 @@ def test_the_documented_sign_on_proxy_passes_only_the_sign_on_services_word(
         anonymous = requests.Session()
         assert anonymous.get(base + LOGIN, headers=FORGED, allow_redirects=False, timeout=30).status_code == 401
         # Other spellings of the path reach `location /`, where the headers are dropped.
-        for path in ("/auth/header/login/", "/auth/header//login", "/auth/header/login;x", "/x/../auth/header/login%3F"):
+        for path in ("/auth/header/login/", "/auth/header//login", "/auth/header/login;x",
+                     "/x/../auth/header/login%3F"):
             r = anonymous.get(base + path, headers={**FORGED, SECRET_HEADER: "guessed"}, allow_redirects=False,
                               timeout=30)
             assert r.status_code in (401, 403, 404), (path, r.status_code)
