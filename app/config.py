@@ -7,6 +7,7 @@ value raises ConfigError with one line naming the section, key, value and what i
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import os
 import re
@@ -144,6 +145,39 @@ def _optional_port(value):
     return _integer(1, 65535)(value)
 
 
+_HOST_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"^\.?{_HOST_LABEL}(\.{_HOST_LABEL})*$", re.IGNORECASE)
+
+
+def _host_names(value):
+    """A host name or a list of them, without ports; a leading dot also accepts every
+    subdomain (Flask's TRUSTED_HOSTS). IPv6 addresses are kept in brackets, [::1]."""
+    allowed = ('a list of host names without ports, such as ["auth.example.com", ".example.com"] '
+               '(a leading dot also accepts subdomains)')
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list):
+        raise ValueError(allowed)
+    clean = []
+    for name in names:
+        if not isinstance(name, str):
+            raise ValueError(allowed)
+        name = name.strip().rstrip(".").lower()
+        if ":" in name:
+            try:
+                name = f"[{ipaddress.IPv6Address(name.strip('[]')).compressed}]"
+            except ValueError:
+                raise ValueError(allowed) from None
+        else:
+            try:
+                name = name.encode("idna").decode("ascii") if not name.isascii() else name
+            except UnicodeError:
+                raise ValueError(allowed) from None
+            if len(name) > 254 or not _HOST_NAME.match(name):
+                raise ValueError(allowed)
+        clean.append(name)
+    return list(dict.fromkeys(clean))
+
+
 def _rate_limit_storage(value):
     if isinstance(value, str) and re.match(r"^[a-z0-9+]+://", value):
         return value
@@ -164,6 +198,7 @@ SETTINGS: dict[str, Setting] = {
     "Server.RateLimits": Setting(True, _boolean),
     "Server.RateLimitStorage": Setting("memory://", _rate_limit_storage),
     "Server.TrustedProxies": Setting(0, _integer(0, 10)),
+    "Server.TrustedHosts": Setting([], _host_names),
     # How long a SQLite writer waits for another's lock before the request answers 503.
     "Server.SQLiteBusyTimeout": Setting("5s", parse_duration),
     "Server.SecretKey": Setting(None, _optional_text),

@@ -56,6 +56,12 @@ def build_app(test_config, instance_path, plugins) -> Flask:
         n = settings["Server.TrustedProxies"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
 
+    # Before every other check: requests to other host names, and in development mode
+    # cross-site unsafe requests, are refused before anything acts on them.
+    from . import devmode, hosts
+    hosts.init_app(app)
+    devmode.init_app(app)
+
     database = dbmod.init_app(app, settings["Server.DatabaseURL"], instance_path,
                               busy_timeout_ms=settings["Server.SQLiteBusyTimeout"] * 1000)
     try:
@@ -86,10 +92,7 @@ def build_app(test_config, instance_path, plugins) -> Flask:
         from .totp import seal_clear_secrets
         seal_clear_secrets()  # after the migrations, which run without the key it needs
         ensure_configured_admin()
-        if not settings["Server.RequireAuthentication"]:
-            log.warning("Server.RequireAuthentication is false: every unauthenticated request acts "
-                        "as the administrator %s. Never run like this where others can connect.",
-                        settings["Bootstrap.AdminUsername"])
+    devmode.log_development_mode(app)
     return app
 
 

@@ -10,7 +10,7 @@ from flask import current_app, g, request
 from ..errors import Forbidden, ServiceError
 from ..models import User
 from ..apikeys import user_for_api_key
-from ..bootstrap import development_mode_user
+from ..devmode import development_admin
 from ..tokens import InvalidToken, user_for_access_token
 
 
@@ -19,8 +19,12 @@ class AuthenticationRequired(ServiceError):
     code = "authentication_required"
 
     def __init__(self):
-        super().__init__("Send an access token (Authorization: Bearer <token>) or an API key "
-                         "(Authorization: Key <key>).")
+        message = ("Send an access token (Authorization: Bearer <token>) or an API key "
+                   "(Authorization: Key <key>).")
+        problem = development_admin()[1]
+        if problem:
+            message = f"Development mode: {problem}. {message}"
+        super().__init__(message)
 
 
 def current_api_user() -> User | None:
@@ -45,7 +49,7 @@ def current_api_user() -> User | None:
         else:
             raise InvalidToken()
     elif not current_app.extensions["keystead.settings"]["Server.RequireAuthentication"]:
-        user = development_mode_user()
+        user = development_admin()[0]
     g.api_user, g.api_token = user, token
     return user
 
