@@ -144,10 +144,17 @@ def _optional_port(value):
     return _integer(1, 65535)(value)
 
 
+# Storages that keep a moving window (app/ratelimits.py): Keystead's database, one
+# process's memory, or Redis.
+RATE_LIMIT_SCHEMES = ("database", "memory", "redis", "rediss", "redis+unix", "redis+sentinel",
+                      "redis+cluster")
+
+
 def _rate_limit_storage(value):
-    if isinstance(value, str) and re.match(r"^[a-z0-9+]+://", value):
+    if isinstance(value, str) and urlsplit(value).scheme in RATE_LIMIT_SCHEMES and "://" in value:
         return value
-    raise ValueError("a Flask-Limiter storage URI such as memory:// or redis://host:6379")
+    raise ValueError("database:// (the default), memory:// (one worker only) or a Redis URL "
+                     "such as redis://host:6379/0")
 
 
 @dataclass(frozen=True)
@@ -162,7 +169,7 @@ SETTINGS: dict[str, Setting] = {
     "Server.PublicURL": Setting("http://127.0.0.1:8000", _http_url),
     "Server.RequireAuthentication": Setting(True, _boolean),
     "Server.RateLimits": Setting(True, _boolean),
-    "Server.RateLimitStorage": Setting("memory://", _rate_limit_storage),
+    "Server.RateLimitStorage": Setting("database://", _rate_limit_storage),
     "Server.TrustedProxies": Setting(0, _integer(0, 10)),
     # How long a SQLite writer waits for another's lock before the request answers 503.
     "Server.SQLiteBusyTimeout": Setting("5s", parse_duration),
