@@ -17,6 +17,7 @@ Only a 429 carries Retry-After (no X-RateLimit-* headers on other answers).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from urllib.parse import urlsplit
 
@@ -75,8 +76,10 @@ def make_limiter(app: Flask) -> Limiter:
                           strategy="moving-window", headers_enabled=False,
                           in_memory_fallback_enabled=True, swallow_errors=True)
     except ConfigurationError as e:  # e.g. redis:// without the redis package
-        raise ConfigError(f"invalid setting Server.RateLimitStorage ({urlsplit(uri).scheme}://): "
-                          f"{_without_uri(str(e), uri)}; for Redis install keystead[redis]") from None
+        scheme = urlsplit(uri).scheme
+        hint = " (install keystead[redis])" if scheme.startswith("redis") else ""
+        raise ConfigError(f"invalid setting Server.RateLimitStorage ({scheme}://…): "
+                          f"{_without_uri(str(e), uri)}{hint}") from None
     limiter.logger = log  # the fallback and recovery messages go to Keystead's log
     app.after_request(_retry_after_on_429)
     return limiter
@@ -133,7 +136,7 @@ def _retry_after_on_429(response):
     if limit is None or not limit.breached:
         return response
     try:
-        seconds = limit.reset_at - int(time.time())
+        seconds = math.ceil(limit.window.reset_time - time.time())
     except Exception:  # the storage stopped answering in between
         seconds = limit.limit.get_expiry()
     response.headers["Retry-After"] = str(max(1, seconds))
