@@ -178,10 +178,17 @@ def _host_names(value):
     return list(dict.fromkeys(clean))
 
 
+# Storages that keep a moving window (app/ratelimits.py): Keystead's database, one
+# process's memory, or Redis.
+RATE_LIMIT_SCHEMES = ("database", "memory", "redis", "rediss", "redis+unix", "redis+sentinel",
+                      "redis+cluster")
+
+
 def _rate_limit_storage(value):
-    if isinstance(value, str) and re.match(r"^[a-z0-9+]+://", value):
+    if isinstance(value, str) and urlsplit(value).scheme in RATE_LIMIT_SCHEMES and "://" in value:
         return value
-    raise ValueError("a Flask-Limiter storage URI such as memory:// or redis://host:6379")
+    raise ValueError("database:// (the default), memory:// (one worker only) or a Redis URL "
+                     "such as redis://host:6379/0")
 
 
 @dataclass(frozen=True)
@@ -196,7 +203,7 @@ SETTINGS: dict[str, Setting] = {
     "Server.PublicURL": Setting("http://127.0.0.1:8000", _http_url),
     "Server.RequireAuthentication": Setting(True, _boolean),
     "Server.RateLimits": Setting(True, _boolean),
-    "Server.RateLimitStorage": Setting("memory://", _rate_limit_storage),
+    "Server.RateLimitStorage": Setting("database://", _rate_limit_storage),
     "Server.TrustedProxies": Setting(0, _integer(0, 10)),
     "Server.TrustedHosts": Setting([], _host_names),
     # How long a SQLite writer waits for another's lock before the request answers 503.

@@ -43,7 +43,7 @@ def open_database(url: str, instance_path: str,
     worker thread, kept open (opening one with its pragmas costs more than a whole
     request); on PostgreSQL a pool that each request borrows from. A SQLite writer waits
     `busy_timeout_ms` for another's lock (Server.SQLiteBusyTimeout), then the request
-    answers 503 with Retry-After (app/web/__init__.py)."""
+    answers 503 (app/web/__init__.py)."""
     scheme = urlsplit(url).scheme
     path = sqlite_path(url, instance_path)
     if path is not None:

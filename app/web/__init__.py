@@ -154,18 +154,14 @@ def _http_error(e: HTTPException):
 def _unexpected_error(e: Exception):
     from peewee import OperationalError
     if isinstance(e, OperationalError) and "locked" in str(e).lower():
-        # SQLite stayed busy past its timeout: say so and let the client retry.
+        # SQLite stayed busy past its timeout: say so and let the client retry (no
+        # Retry-After: that header is kept for the 429 of a rate limit and a lockout's 423).
         log.warning("database busy: %s", e)
         if _wants_json():
             from ..api.errors import error_response
-            resp = error_response(503, "unavailable", "The server is busy; try again shortly.")
-        else:
-            resp = (render_template("error.html", status=503, title="Busy",
-                                    message="The server is busy; try again shortly."), 503)
-        from flask import make_response
-        resp = make_response(resp)
-        resp.headers["Retry-After"] = "2"
-        return resp
+            return error_response(503, "unavailable", "The server is busy; try again shortly.")
+        return render_template("error.html", status=503, title="Busy",
+                               message="The server is busy; try again shortly."), 503
     log.exception("unexpected error on %s %s", request.method, request.path)
     if _wants_json():
         from ..api.errors import error_response
