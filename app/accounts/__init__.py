@@ -222,10 +222,12 @@ def update_user_info(actor: User, target: User, *, email=None, first_name=None, 
 
 
 def set_password(user: User, new_password: str, *, event: str, actor: User | None = None,
-                 keep_token_family: str | None = None) -> User:
+                 keep_token_family: str | None = None, revoke_api_keys: bool = False) -> User:
     """Set a new password after checking the rules, ending every session and token of the
     person (but the API token family `keep_token_family`, the caller's own; the browser
-    issues a fresh session where the person stays signed in)."""
+    issues a fresh session where the person stays signed in), and with `revoke_api_keys`
+    every personal API key too."""
+    from ..apikeys import revoke_all_api_keys
     from ..tokens import revoke_user_tokens
     if p := new_password_problem(new_password, username=user.username, email=user.email or "",
                                  first_name=user.first_name, last_name=user.last_name):
@@ -234,6 +236,8 @@ def set_password(user: User, new_password: str, *, event: str, actor: User | Non
         User.update(password_hash=hash_new_password(new_password),
                     session_epoch=User.session_epoch + 1).where(User.id == user.id).execute()
         revoke_user_tokens(user, except_family=keep_token_family)
+        if revoke_api_keys:
+            revoke_all_api_keys(user, actor=actor or user, reason=event)
         hook().keystead_event(event=event, actor=actor or user, target=user, outcome="success", details={})
     return User.get_by_id(user.id)
 
@@ -247,17 +251,40 @@ def require_password_provider(user: User) -> None:
 
 
 def change_password(user: User, current_password: str, new_password: str, *,
-                    keep_token_family: str | None = None) -> User:
+                    keep_token_family: str | None = None, revoke_api_keys: bool = False) -> User:
     """A person changes their own password, proving the current one. Their other sessions
-    and tokens end; `keep_token_family` (the API caller's own) keeps working."""
+    and tokens end; `keep_token_family` (the API caller's own) keeps working. Their API keys
+    keep working unless `revoke_api_keys` (a change is often routine, and programs would
+    break; a reset, which may follow a takeover, always revokes them)."""
     require_password_provider(user)
     _guarded_password_check(user, current_password, "current_password")
-    return set_password(user, new_password, event="password_change", keep_token_family=keep_token_family)
+    return set_password(user, new_password, event="password_change", keep_token_family=keep_token_family,
+                        revoke_api_keys=revoke_api_keys)
 
 
 def delete_own_account(user: User, password: str) -> None:
     _guarded_password_check(user, password, "password")
     delete_user(user, actor=user)
+
+
+class PasswordRequired(Forbidden):
+    code = "password_required"
+
+    def __init__(self):
+        super().__init__("Your account has no password here: do this in the browser, after "
+                         "logging in again through your sign-in provider.")
+
+
+def verify_current_password(user: User, password, field: str = "current_password") -> None:
+    """The API's proof that the person is there, for sensitive changes: their current
+    password, under their lockout (a wrong one counts; 423 while locked out). People
+    without a password here (an outside provider's) get 403 `password_required`: the
+    browser's web sudo accepts a fresh login through their provider instead."""
+    if user.password_hash is None:
+        raise PasswordRequired()
+    if not isinstance(password, str) or not password:
+        raise ValidationFailed({field: "Enter your current password."})
+    _guarded_password_check(user, password, field)
 
 
 def _guarded_password_check(user: User, password, field: str) -> None:
@@ -303,9 +330,10 @@ def set_role(target: User, role: str, actor: User | None = None) -> User:
 
 
 def set_locked(target: User, locked: bool, actor: User | None = None) -> User:
-    """Lock (sessions end and tokens stop working at once) or unlock a person. Unlocking
-    also ends a lockout after failed logins, and is how an administrator ends one on an
-    account they never locked."""
+    """Lock (sessions end, tokens stop working and API keys are revoked at once) or unlock a
+    person. Unlocking revives no key (they make new ones); it also ends a lockout after
+    failed logins, and is how an administrator ends one on an account they never locked."""
+    from ..apikeys import revoke_all_api_keys
     from ..throttle import clear_lockout, lockout_ends_at
     from ..tokens import revoke_user_tokens
     locked_out = not locked and bool(lockout_ends_at(target))
@@ -317,6 +345,7 @@ def set_locked(target: User, locked: bool, actor: User | None = None) -> User:
         if locked:
             User.update(locked=True, session_epoch=User.session_epoch + 1).where(User.id == target.id).execute()
             revoke_user_tokens(target)
+            revoke_all_api_keys(target, actor=actor, reason="lock")
         else:
             User.update(locked=False).where(User.id == target.id).execute()
             clear_lockout(target)

@@ -108,7 +108,8 @@ def reset_password():
     new_password = fields(data, required=("new_password",))["new_password"]
     recovery.reset_password(token, new_password)
     return jsonify(status="password_reset",
-                   message="The password was changed; every session and token of the account ended.")
+                   message="The password was changed; every session, token and API key of the account "
+                           "ended.")
 
 
 def _required_strings(*names: str, **described: str) -> dict:
@@ -186,7 +187,7 @@ OPENAPI_PATHS: dict = {
     "/api/v1/auth/reset-password": {"post": operation(
         "Set a new password with a reset link's token", tag="auth", operation_id="resetPassword",
         secured=False,
-        description="Every session and token of the account ends.",
+        description="Every session, token and personal API key of the account ends.",
         request=obj(("token", "new_password"), token=string(_LINK_TOKEN), new_password=string()),
         responses={200: ("The password was changed.", ref("Status"))},
         errors=(400,))},

@@ -188,9 +188,11 @@ OPENAPI_PATHS: dict = {
         "patch": operation(
             "Change a person", tag="users", operation_id="updateUser", parameters=[_USER_ID],
             description="Administrators only. Fields left out stay as they are; all change or "
-                        "none. Locking ends the person's sessions and revokes their tokens at "
-                        "once; `locked: false` also ends a lockout after failed logins. 409 `last_administrator` when this would leave no unlocked "
-                        "administrator; 409 `taken` for an email in use.",
+                        "none. Locking ends the person's sessions and revokes their tokens and "
+                        "API keys at once (unlocking does not bring the keys back); `locked: "
+                        "false` also ends a lockout after failed logins. 409 "
+                        "`last_administrator` when this would leave no unlocked administrator; "
+                        "409 `taken` for an email in use.",
             request=obj((), role=_ROLE, first_name=string(), last_name=string(),
                         email=string(format="email"), locked={"type": "boolean"}),
             responses={200: ("The changed person.", ref("User"))}, errors=(403, 404, 409)),

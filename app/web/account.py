@@ -4,9 +4,10 @@ account. Password change and deletion ask for the password again first (WebSudoM
 so does changing the email address, which would otherwise let anyone holding a session
 redirect password-reset mail and take the account over.
 
-Also here (SPEC 9): two-factor authentication at /profile/two-factor (setting it up and
-turning it off ask for the password again too; turning it off also for a code), and
-personal API keys at /profile/api-keys."""
+Also here: two-factor authentication at /profile/two-factor (setting it up and turning it
+off ask for the password again too; turning it off also for a code), and personal API keys
+at /profile/api-keys (creating one asks for the password again even when WebSudoMode is
+off: a key outlives the session that made it)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
@@ -17,7 +18,7 @@ from ..errors import AccountLocked, Conflict, NotFound, ServiceError, Validation
 from ..ratelimits import send_retry_after
 from .forms import (ApiKeyForm, ChangePasswordForm, DeleteAccountForm, ProfileForm, SecondFactorForm, add_error,
                     show_service_error)
-from .session import end_session, grant_sudo, start_session, sudo_active, sudo_required
+from .session import ask_for_sudo, end_session, grant_sudo, start_session, sudo_active, sudo_required
 
 bp = Blueprint("account", __name__)
 
@@ -57,7 +58,7 @@ def _profile_page(status: int = 200, *, profile_form=None, password_form=None, d
         password_form=password_form or ChangePasswordForm(formdata=None),
         delete_form=delete_form or DeleteAccountForm(formdata=None),
         key_form=ApiKeyForm(formdata=None), keys=apikeys.list_api_keys(user),
-        max_keys=apikeys.MAX_KEYS_PER_USER), status)
+        max_keys=apikeys.MAX_KEYS_PER_USER, key_sudo_active=sudo_active(always_ask=True)), status)
 
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -107,21 +108,27 @@ def change_password():
         return _password_page(form, can_change, 200 if can_change or request.method == "GET" else 409)
     if not form.validate():
         return _password_page(form, can_change, 400)
+    revoke_keys = bool(form.revoke_api_keys.data)
     try:
-        updated = accounts.change_password(user, form.current_password.data, form.new_password.data)
+        updated = accounts.change_password(user, form.current_password.data, form.new_password.data,
+                                           revoke_api_keys=revoke_keys)
     except ServiceError as e:
         show_service_error(form, e, {"password": "new_password"})
         return send_retry_after(_password_page(form, can_change, e.status), getattr(e, "retry_after", None))
     # The change ended every session of the person (a new epoch); this one goes on, fresh.
     start_session(updated)
     grant_sudo()  # they have just proved their password
-    flash("Your password has been changed. Your other sessions have ended.", "success")
+    if revoke_keys:
+        keys = " Your API keys have been revoked."
+    else:
+        keys = " Your API keys still work." if apikeys.list_api_keys(updated) else ""
+    flash("Your password has been changed. Your other sessions have ended." + keys, "success")
     return redirect(url_for("account.profile"), SEE_OTHER)
 
 
 def _password_page(form, can_change: bool, status: int):
-    return make_response(render_template("account/password.html", form=form, can_change=can_change),
-                         status)
+    return make_response(render_template("account/password.html", form=form, can_change=can_change,
+                                         key_count=len(apikeys.list_api_keys(_user()))), status)
 
 
 @bp.route("/profile/delete", methods=["GET", "POST"])
@@ -241,11 +248,14 @@ def two_factor_disable():
 @bp.route("/profile/api-keys", methods=["GET", "POST"])
 @login_required
 def api_keys():
-    """List, create (the key is shown once, in the answer to the POST) and revoke keys."""
+    """List, create (the key is shown once, in the answer to the POST) and revoke keys.
+    Creating asks for web sudo whatever WebSudoMode says; /sudo then comes back here."""
     user = _user()
     form = ApiKeyForm()
     if request.method == "GET":
         return _api_keys_page(form)
+    if not sudo_active(always_ask=True):
+        return ask_for_sudo(url_for("account.api_keys"))
     if not form.validate():
         return _api_keys_page(form, 400)
     try:
@@ -258,14 +268,14 @@ def api_keys():
 
 def _api_keys_page(form: ApiKeyForm, status: int = 200):
     return _page("account/api_keys.html", status, key_form=form, keys=apikeys.list_api_keys(_user()),
-                 max_keys=apikeys.MAX_KEYS_PER_USER)
+                 max_keys=apikeys.MAX_KEYS_PER_USER, key_sudo_active=sudo_active(always_ask=True))
 
 
 @bp.route("/profile/api-keys/<int:key_id>/revoke", methods=["POST"])
 @login_required
 def revoke_api_key(key_id: int):
     try:
-        apikeys.revoke_api_key(_user(), key_id)  # someone else's key is "not found"
+        apikeys.revoke_api_key(_user(), key_id, actor=_user())  # someone else's key is "not found"
     except NotFound:
         abort(404)
     flash("The key has been revoked. Programs using it can no longer call the API.", "success")

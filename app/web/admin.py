@@ -1,5 +1,5 @@
 """Administration pages (SPEC 5): /admin/people (list, search, create, a person's page with
-role, details, lock, confirmation and reset links, delete) and /admin/groups.
+role, details, lock, confirmation and reset links, API keys, delete) and /admin/groups.
 
 Administrators only: anonymous visitors are sent to log in, everyone else gets 403. Views
 are thin: a form checks shape, a service function (app/accounts.py, app/groups.py,
@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - older WTForms
     def SelectChoice(value, label):  # noqa: N802
         return (value, label)
 
-from .. import accounts, groups, recovery, throttle, totp
+from .. import accounts, apikeys, groups, recovery, throttle, totp
 from ..errors import Conflict, NotFound, ServiceError
 from ..links import LIFETIMES, pending_link
 from ..mail import mail_configured
@@ -198,7 +198,8 @@ def _person_page(user: User, status: int = 200, **forms):
         lifetimes={k: v // 3600 for k, v in LIFETIMES.items()}, is_me=user.id == _me().id,
         sudo_mode=current_app.extensions["keystead.settings"]["Password.WebSudoMode"],
         sudo_active=sudo_active(), errors=forms.get("errors", []),
-        two_factor=totp.totp_enabled(user), lockout_until=_lockout_until(user)), status)
+        two_factor=totp.totp_enabled(user), lockout_until=_lockout_until(user),
+        keys=apikeys.list_api_keys(user)), status)
 
 
 def _lockout_until(user: User) -> datetime | None:
@@ -284,8 +285,8 @@ def _set_locked(user_id: int, locked: bool):
     except ServiceError as e:
         return _person_page(user, e.status, errors=[e.message])
     if locked:
-        flash(f"{updated.username} is locked: they cannot log in, and their sessions and tokens "
-              "have ended.", "success")
+        flash(f"{updated.username} is locked: they cannot log in, their sessions and tokens "
+              "have ended and their API keys are revoked.", "success")
         if updated.id == _me().id:
             return redirect(url_for("auth.login"), SEE_OTHER)
     elif locked_out:
@@ -307,6 +308,23 @@ def reset_two_factor(user_id):
     totp.reset_by_administrator(user, actor=_me())
     flash(f"Two-factor authentication of {user.username} is reset; they log in with their password "
           "alone until they set it up again.", "success")
+    return _back_to("admin.person", user_id=user.id)
+
+
+@bp.route("/people/<int:user_id>/api-keys/<int:key_id>/revoke", methods=["GET", "POST"])
+@sudo_required
+def revoke_api_key(user_id, key_id):
+    """Revoke one of a person's API keys (a leaked one, or a departing program's)."""
+    user = _person_or_404(user_id)
+    if request.method == "GET":
+        return _back_to("admin.person", user_id=user.id)
+    if not ActionForm().validate():
+        abort(400)
+    try:
+        record = apikeys.revoke_api_key(user, key_id, actor=_me())
+    except NotFound:
+        abort(404, f"{user.username} has no such API key. It may have been revoked already.")
+    flash(f"The API key “{record.name}” of {user.username} has been revoked.", "success")
     return _back_to("admin.person", user_id=user.id)
 
 

@@ -240,7 +240,8 @@ def request_reset():
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
 def reset_password(token):
     return _set_password_page(token, "reset", recovery.reset_password,
-                              "Your password has been changed. Log in with the new one.")
+                              "Your password has been changed, and every session and API key of your "
+                              "account has ended. Log in with the new one.")
 
 
 @bp.route("/confirm/<token>", methods=["GET", "POST"])

@@ -86,12 +86,14 @@ def check_session_age() -> None:
         session["seen_at"] = now
 
 
-def sudo_active() -> bool:
+def sudo_active(*, always_ask: bool = False) -> bool:
     """Whether sensitive actions may go ahead without asking again. People with no password
     here (an outside provider's) prove themselves by a fresh login through that provider:
-    a login within WebSudoModeDuration counts as re-entry."""
+    a login within WebSudoModeDuration counts as re-entry. WebSudoMode=false skips the
+    question, except for actions that hand out a credential (`always_ask`): those ask
+    whatever the setting, since a stolen session could otherwise mint one that outlives it."""
     s = _settings()
-    if not s["Password.WebSudoMode"]:
+    if not s["Password.WebSudoMode"] and not always_ask:
         return True
     if session.get(SUDO_KEY, 0) > time.time():
         return True
@@ -109,9 +111,14 @@ def sudo_required(view):
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
         if not sudo_active():
-            return redirect(url_for("auth.sudo", next=request.full_path.rstrip("?")))
+            return ask_for_sudo()
         return view(*args, **kwargs)
     return wrapped
+
+
+def ask_for_sudo(next_path: str | None = None):
+    """The redirect to /sudo, which comes back to `next_path` (default: this address) with a GET."""
+    return redirect(url_for("auth.sudo", next=next_path or request.full_path.rstrip("?")))
 
 
 def safe_next(target: str | None, default: str = "/profile") -> str:
