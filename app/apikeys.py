@@ -3,7 +3,8 @@ random bits, so a fast digest is enough), sent as `Authorization: Key <key>`.
 
 A key reads `ks_<id>_<secret>`: the id finds the row, the digest of the whole key is
 compared in constant time. A locked user's keys stop working at once (the look-up joins the
-user); a deleted user's keys go with them.
+user); a deleted user's keys go with them; a key holds only for the person whose
+uniquifier its row keeps, never for another account that got the same user id.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from datetime import timedelta
 from peewee import CharField, DateTimeField, ForeignKeyField
 
 from .errors import NotFound, ValidationFailed
-from .models import BaseModel, User, database, utcnow
+from .models import BaseModel, NeverReusedId, User, database, utcnow
 from .plugins import hook
 
 NAME_MAX = 100
@@ -27,8 +28,10 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class ApiKey(BaseModel):
+    id = NeverReusedId()
     key_id = CharField(max_length=12, unique=True)
     user = ForeignKeyField(User, backref="api_keys", on_delete="CASCADE")
+    user_key = CharField(max_length=64, null=True)  # the user's uniquifier, as on Token
     name = CharField(max_length=NAME_MAX)
     digest = CharField(max_length=64)
     created_at = DateTimeField(default=utcnow)
@@ -51,7 +54,8 @@ def create_api_key(user: User, name) -> tuple[ApiKey, str]:
     key_id = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789") for _ in range(12))
     key = f"ks_{key_id}_{secrets.token_urlsafe(32)}"
     with database.atomic():
-        record = ApiKey.create(key_id=key_id, user=user.id, name=name.strip(), digest=_digest(key))
+        record = ApiKey.create(key_id=key_id, user=user.id, user_key=user.uniquifier, name=name.strip(),
+                               digest=_digest(key))
         hook().keystead_event(event="api_key_create", actor=user, target=user, outcome="success",
                               details={"name": record.name, "id": record.id})
     return record, key
@@ -82,7 +86,8 @@ def user_for_api_key(key: str) -> User | None:
     m = _KEY.match(key or "")
     if not m:
         return None
-    row = (ApiKey.select(ApiKey, User).join(User)
+    row = (ApiKey.select(ApiKey, User)
+           .join(User, on=((ApiKey.user == User.id) & (ApiKey.user_key == User.uniquifier)))
            .where((ApiKey.key_id == m.group(1)) & (User.locked == False)).first())  # noqa: E712
     if row is None or not hmac.compare_digest(row.digest, _digest(key)):
         return None
