@@ -221,3 +221,107 @@ def test_a_pending_second_factor_step_does_not_carry_over_to_someone_else(app, u
     else:
         assert step.headers["Location"].startswith("/login")
     assert opens_profile_as(client) is None
+
+
+# ---------------------------------------------------------------- upgrading a database
+
+def _schema_objects(db) -> set[str]:
+    """Names of the indexes and triggers of the database (SQLite) or its indexes (PostgreSQL)."""
+    if "sqlite" in type(db).__name__.lower():
+        rows = db.execute_sql("SELECT type || ' ' || name FROM sqlite_master "
+                              "WHERE type IN ('index', 'trigger') AND sql IS NOT NULL").fetchall()
+    else:
+        rows = db.execute_sql("SELECT 'index ' || indexname FROM pg_indexes WHERE schemaname = 'public' "
+                              "UNION SELECT 'trigger ' || tgname FROM pg_trigger WHERE NOT tgisinternal").fetchall()
+    return {r[0] for r in rows}
+
+
+def _back_to_version_8(app) -> None:
+    """Turn this database into what version 8 left: no uniquifier, no user_key, and (SQLite)
+    no AUTOINCREMENT, as every database made before this change is."""
+    db = app.extensions["keystead.db"]
+
+    def downgrade():
+        sqlite = "sqlite" in type(db).__name__.lower()
+        db.execute_sql('DROP INDEX "user_uniquifier"')
+        db.execute_sql('ALTER TABLE "user" DROP COLUMN "uniquifier"')
+        for table in ("token", "one_time_link", "api_key"):
+            db.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "user_key"')
+        db.execute_sql("DELETE FROM schema_version WHERE version = 9")
+        if sqlite:
+            db.execute_sql("PRAGMA writable_schema = ON")
+            db.execute_sql("UPDATE sqlite_master SET sql = replace(sql, ' AUTOINCREMENT', '') WHERE type = 'table'")
+            db.execute_sql("PRAGMA writable_schema = OFF")
+            db.execute_sql("DELETE FROM sqlite_sequence")
+        assert "uniquifier" not in {c.name for c in db.get_columns("user")}
+    in_db(app, downgrade)
+    if hasattr(db, "close_all"):
+        db.close_all()
+    elif not db.is_closed():
+        db.close()
+
+
+def test_upgrading_a_version_8_database_keeps_everything_and_binds_what_was_issued(make_app, tmp_path):
+    from app.apikeys import create_api_key
+    from app.groups import add_member, create_group
+    from app.links import make_link
+    from documents_support import create_text
+    old_app = make_app()
+    users = UserFactory(old_app)
+    users.create("root", role="administrator")
+    alice, _ = users.create("alice", first_name="Alice")
+    bob, _ = users.create("bob")
+    dave, _ = users.create("dave", password=None)
+    carol, _ = users.create("carol")  # the newest, deleted below: only the audit log remembers her id
+    api = old_app.test_client()
+    tokens = login(api, "alice")
+    create_text(api, tokens["access_token"], "Quarterly notes", "the zeppelin budget")
+    _, key = in_db(old_app, lambda: create_api_key(User.get_by_id(alice.id), "laptop"))
+    confirm_path = in_db(old_app, lambda: make_link(User.get_by_id(dave.id), "confirm")).split("keystead.test")[1]
+    in_db(old_app, lambda: add_member(create_group("Team"), User.get_by_id(bob.id)))
+    from app.accounts import delete_user
+    in_db(old_app, lambda: delete_user(User.get_by_id(carol.id)))
+    db = old_app.extensions["keystead.db"]
+    objects_before = in_db(old_app, lambda: _schema_objects(db))
+    _back_to_version_8(old_app)
+
+    app = make_app()  # starts on the old database: m0009 runs
+    db = app.extensions["keystead.db"]
+    client = app.test_client()
+    people = in_db(app, lambda: {u.username: (u.id, u.first_name, u.uniquifier) for u in User.select()})
+    assert {name: v[:2] for name, v in people.items()} == {
+        "root": (1, ""), "alice": (alice.id, "Alice"), "bob": (bob.id, ""), "dave": (dave.id, "")}
+    assert len({v[2] for v in people.values()}) == 4
+    assert all(re.fullmatch(r"[0-9a-f]{32}", v[2]) for v in people.values())
+    assert in_db(app, lambda: _schema_objects(db)) == objects_before  # indexes and triggers kept
+
+    # What alice and dave were issued before the upgrade still works, for them.
+    assert me_status(client, tokens["access_token"]) == 200
+    assert client.get(f"{API}/users/me", headers={"Authorization": f"Key {key}"}).status_code == 200
+    assert client.get(confirm_path).status_code == 200
+    found = client.get(f"{API}/documents/search", query_string={"q": "zeppelin"},
+                       headers=bearer(tokens["access_token"])).get_json()
+    assert [d["title"] for d in found["results"]] == ["Quarterly notes"]  # full-text index kept
+    assert refresh(client, tokens["refresh_token"]).status_code == 200
+
+    # Memberships, the people count and its triggers, and the cascades still hold.
+    from app.accounts import delete_user, user_count
+    from app.groups import find_group, members_of
+    assert in_db(app, lambda: [u.username for u in members_of(find_group("Team"))[0]]) == ["bob"]
+    erin, _ = UserFactory(app).create("erin")
+    assert in_db(app, user_count) == 5
+    assert erin.id > carol.id  # carol's id is never handed out again
+    in_db(app, lambda: delete_user(User.get_by_id(alice.id)))
+    assert in_db(app, user_count) == 4
+    left = in_db(app, lambda: [db.execute_sql(f'SELECT COUNT(*) FROM "{t}" WHERE {c} = {db.param}',
+                                              (alice.id,)).fetchone()[0]
+                               for t, c in (("token", "user_id"), ("api_key", "user_id"),
+                                            ("document", "owner_id"))])
+    assert left == [0, 0, 0]
+    if "sqlite" in type(db).__name__.lower():
+        tables = in_db(app, lambda: dict(db.execute_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall()))
+        for table in ("user", "group", "api_key", "document"):
+            assert "AUTOINCREMENT" in tables[table], table
+        assert in_db(app, lambda: db.execute_sql("PRAGMA integrity_check").fetchone()[0]) == "ok"
+        assert in_db(app, lambda: db.execute_sql("PRAGMA foreign_key_check").fetchall()) == []
