@@ -50,11 +50,15 @@ def _add_uniquifier(db) -> None:
     if "uniquifier" not in _columns(db, "user"):
         db.execute_sql('ALTER TABLE "user" ADD COLUMN "uniquifier" VARCHAR(64)')
     ids = [row[0] for row in db.execute_sql('SELECT id FROM "user" WHERE uniquifier IS NULL')]
-    if ids:
-        # Made here (secrets), not by the database's random(): they guard sessions and tokens.
-        p = db.param
-        db.cursor().executemany(f'UPDATE "user" SET uniquifier = {p} WHERE id = {p}',
-                                [(new_uniquifier(), user_id) for user_id in ids])
+    # Made here (secrets), not by the database's random(): they guard sessions and tokens.
+    # A thousand rows per statement: one statement per row is slow on PostgreSQL.
+    p = db.param
+    for start in range(0, len(ids), 1000):
+        batch = ids[start:start + 1000]
+        rows = ", ".join([f"({p}, {p})"] * len(batch))
+        params = [v for user_id in batch for v in (user_id, new_uniquifier())]
+        db.execute_sql(f'UPDATE "user" SET uniquifier = v.column2 FROM (VALUES {rows}) AS v '
+                       f'WHERE "user".id = v.column1', params)
     if postgres:
         db.execute_sql('ALTER TABLE "user" ALTER COLUMN "uniquifier" SET NOT NULL')
     # SQLite: NOT NULL comes with the rebuild below.
