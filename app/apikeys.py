@@ -4,7 +4,8 @@ random bits, so a fast digest is enough), sent as `Authorization: Key <key>`.
 A key reads `ks_<id>_<secret>`: the id finds the row, the digest of the whole key is
 compared in constant time. A key outlives no event that should end it: a password reset
 and a lock revoke every key of the person (revoke_all_api_keys), a deleted person's keys go
-with them, and a password change revokes them when the person asks.
+with them, and a password change revokes them when the person asks. A key holds only for
+the person whose uniquifier its row keeps, never for another account that got the same id.
 
 Creating a key proves the person is there: the API asks for the current password
 (create_api_key_with_password), the browser for web sudo (then create_api_key). A request
@@ -22,7 +23,7 @@ from datetime import timedelta
 from peewee import CharField, DateTimeField, ForeignKeyField
 
 from .errors import NotFound, ValidationFailed
-from .models import BaseModel, User, database, utcnow
+from .models import BaseModel, NeverReusedId, User, database, utcnow
 from .plugins import hook
 
 NAME_MAX = 100
@@ -33,8 +34,10 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class ApiKey(BaseModel):
+    id = NeverReusedId()
     key_id = CharField(max_length=12, unique=True)
     user = ForeignKeyField(User, backref="api_keys", on_delete="CASCADE")
+    user_key = CharField(max_length=64, null=True)  # the user's uniquifier, as on Token
     name = CharField(max_length=NAME_MAX)
     digest = CharField(max_length=64)
     created_at = DateTimeField(default=utcnow)
@@ -81,7 +84,8 @@ def create_api_key(user: User, name) -> tuple[ApiKey, str]:
     key_id = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789") for _ in range(12))
     key = f"ks_{key_id}_{secrets.token_urlsafe(32)}"
     with database.atomic():
-        record = ApiKey.create(key_id=key_id, user=user.id, name=name.strip(), digest=_digest(key))
+        record = ApiKey.create(key_id=key_id, user=user.id, user_key=user.uniquifier, name=name.strip(),
+                               digest=_digest(key))
         hook().keystead_event(event="api_key_create", actor=user, target=user, outcome="success",
                               details={"name": record.name, "id": record.id})
     return record, key
@@ -126,7 +130,8 @@ def find_api_key(key: str) -> ApiKey | None:
     m = _KEY.match(key or "")
     if not m:
         return None
-    row = (ApiKey.select(ApiKey, User).join(User)
+    row = (ApiKey.select(ApiKey, User)
+           .join(User, on=((ApiKey.user == User.id) & (ApiKey.user_key == User.uniquifier)))
            .where((ApiKey.key_id == m.group(1)) & (User.locked == False)).first())  # noqa: E712
     if row is None or not hmac.compare_digest(row.digest, _digest(key)):
         return None

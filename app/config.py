@@ -24,6 +24,7 @@ ENV_PREFIX = "KEYSTEAD_"
 # Variables a plugin reads for its own settings (KEYSTEAD_PLUGIN_<PLUGIN>_<KEY>, see
 # docs/providers.md); the core neither reads them nor warns about them.
 PLUGIN_ENV_PREFIX = "KEYSTEAD_PLUGIN_"
+MIN_SECRET_KEY_LENGTH = 32
 
 
 class ConfigError(Exception):
@@ -78,6 +79,14 @@ def _text(value):
     if isinstance(value, str):
         return value
     raise ValueError("a string")
+
+
+def _secret_key(value):
+    # Unset: a key is generated. Set: 32 characters or more (the value is never shown).
+    if value is None or isinstance(value, str) and len(value) >= MIN_SECRET_KEY_LENGTH:
+        return value
+    raise ValueError(f"a string of at least {MIN_SECRET_KEY_LENGTH} characters "
+                     "(for example 64 hex characters from secrets.token_hex(32))")
 
 
 def _optional_text(value):
@@ -208,7 +217,7 @@ SETTINGS: dict[str, Setting] = {
     "Server.TrustedHosts": Setting([], _host_names),
     # How long a SQLite writer waits for another's lock before the request answers 503.
     "Server.SQLiteBusyTimeout": Setting("5s", parse_duration),
-    "Server.SecretKey": Setting(None, _optional_text),
+    "Server.SecretKey": Setting(None, _secret_key),
     "Authentication.Provider": Setting(["password"], _providers),
     "Authentication.Lifetime": Setting("24h", parse_duration),
     "Authentication.Inactivity": Setting("8h", parse_duration),
@@ -348,12 +357,20 @@ def _env_setting(env_name: str) -> str | None:
 
 
 def default_instance_path() -> str:
-    """KEYSTEAD_INSTANCE, or instance/ beside wsgi.py (the project root)."""
+    """KEYSTEAD_INSTANCE, or instance/ in the working directory (the repository root for
+    `make serve`); never a folder inside the installed package or its virtual environment,
+    where an upgrade or a rebuilt environment would take the secret key and the database."""
     configured = os.environ.get("KEYSTEAD_INSTANCE")
-    if configured:
-        return os.path.abspath(configured)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return os.path.join(root, "instance")
+    path = os.path.abspath(configured) if configured else os.path.join(os.getcwd(), "instance")
+    package = os.path.dirname(os.path.abspath(__file__))
+    environments = [package] + ([sys.prefix] if sys.prefix != sys.base_prefix else [])
+    real = os.path.realpath(path)
+    for place in environments:
+        place = os.path.realpath(place)
+        if real == place or real.startswith(place + os.sep):
+            raise ConfigError(f"the instance folder {path} is inside the installed package or its "
+                              "virtual environment; set KEYSTEAD_INSTANCE to a folder of its own")
+    return path
 
 
 def load_secret_key(settings: Settings) -> str:
@@ -362,7 +379,7 @@ def load_secret_key(settings: Settings) -> str:
     Several workers may start at once: the file is written aside and linked into place,
     so exactly one key wins and every worker reads that one.
     """
-    if settings["Server.SecretKey"]:
+    if settings["Server.SecretKey"] is not None:
         return settings["Server.SecretKey"]
     import secrets
     path = os.path.join(settings.instance_path, "secret_key")
@@ -379,7 +396,7 @@ def load_secret_key(settings: Settings) -> str:
             os.unlink(tmp)
     with open(path) as f:
         key = f.read().strip()
-    if len(key) < 32:
+    if len(key) < MIN_SECRET_KEY_LENGTH:
         raise ConfigError(f"{path}: the secret key is shorter than 32 characters; "
                           "delete the file to generate a new one")
     return key

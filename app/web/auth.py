@@ -7,6 +7,7 @@ ServiceError is shown beside the fields it names.
 """
 from __future__ import annotations
 
+import hmac
 import time
 
 from flask import (Blueprint, abort, current_app, flash, make_response, redirect, render_template, request,
@@ -103,8 +104,8 @@ def _await_second_factor(user: User, next_target: str) -> None:
     cleared first: like a login, nothing of the anonymous session (or an earlier login)
     is kept."""
     end_session()
-    session[PENDING_KEY] = {"user": user.id, "epoch": user.session_epoch, "at": int(time.time()),
-                            "next": next_target}
+    session[PENDING_KEY] = {"user": user.id, "key": user.uniquifier, "epoch": user.session_epoch,
+                            "at": int(time.time()), "next": next_target}
 
 
 def _pending_user() -> tuple[User | None, str | None]:
@@ -117,7 +118,8 @@ def _pending_user() -> tuple[User | None, str | None]:
     if not 0 <= time.time() - pending.get("at", 0) <= PENDING_SECONDS:
         return None, "That took too long. Log in again."
     user = User.get_or_none(User.id == pending.get("user"))
-    if user is None or user.locked or user.session_epoch != pending.get("epoch"):
+    if (user is None or user.locked or user.session_epoch != pending.get("epoch")
+            or not hmac.compare_digest(user.uniquifier.encode(), str(pending.get("key")).encode())):
         return None, "Log in again."
     return user, None
 

@@ -1,8 +1,9 @@
-"""Browser sessions: Flask-Login with a per-user epoch, Lifetime and Inactivity limits,
-and web sudo (password re-entry) for sensitive actions."""
+"""Browser sessions: Flask-Login bound to the person's uniquifier and epoch, Lifetime and
+Inactivity limits, and web sudo (password re-entry) for sensitive actions."""
 from __future__ import annotations
 
 import functools
+import hmac
 import time
 from urllib.parse import urlsplit
 
@@ -45,13 +46,16 @@ def _settings():
 
 
 def load_session_user(session_id: str) -> User | None:
-    """Flask-Login's user_loader: "id:epoch" holds only while the epoch matches."""
+    """Flask-Login's user_loader: "id:epoch:uniquifier" holds only for the person with that
+    uniquifier (never another one, whatever became of the id) while the epoch matches."""
     try:
-        user_id, epoch = (int(part) for part in session_id.split(":"))
+        user_id, epoch, uniquifier = session_id.split(":")
+        user_id, epoch = int(user_id), int(epoch)
     except (ValueError, AttributeError):
         return None
     user = User.get_or_none(User.id == user_id)
-    if user is None or user.session_epoch != epoch or user.locked:
+    if (user is None or not hmac.compare_digest(user.uniquifier.encode(), uniquifier.encode())
+            or user.session_epoch != epoch or user.locked):
         return None
     return user
 
