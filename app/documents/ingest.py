@@ -238,9 +238,10 @@ def _pdf_refusal(e: pdf_text.PdfRefused, limits: PdfLimits) -> ServiceError:
                                 f"was stored.", code="too_much_text")
     if e.reason == pdf_text.TOO_SLOW:
         log.warning("refused a PDF whose text took longer than %ss to extract", limits.seconds)
-        return UnreadableDocument(f"Reading the text of this PDF took longer than the "
-                                  f"{limits.seconds} seconds allowed (Documents.PdfTimeLimit), "
-                                  f"so it was stopped. Nothing was stored.", code="pdf_too_complex")
+        seconds = f"{limits.seconds} second" + ("s" if limits.seconds != 1 else "")
+        return UnreadableDocument(f"Reading the text of this PDF took longer than the {seconds} "
+                                  f"allowed (Documents.PdfTimeLimit), so it was stopped. Nothing "
+                                  f"was stored.", code="pdf_too_complex")
     if e.reason == pdf_text.TOO_BIG_IN_MEMORY:
         log.warning("refused a PDF whose text needed too much memory: %s", e.detail)
         return UnreadableDocument("Reading the text of this PDF needed more memory than "
