@@ -74,10 +74,10 @@ SPACES = " " * MB
 
 @pytest.mark.parametrize("filename,data,text", [
     ("spaces.txt", f"a{SPACES}b", f"a{SPACES}b"),
-    ("spaces.txt", f"a{SPACES}\nb", "a\nb"),
-    ("spaces.md", f"# Spaces\n\na{SPACES}\nb", "# Spaces\n\na\nb"),
+    ("spaces.txt", f"a{SPACES}b{SPACES}\nc", f"a{SPACES}b\nc"),
+    ("spaces.md", f"# Spaces\n\na{SPACES}b  \n", f"# Spaces\n\na{SPACES}b"),
     ("spaces.html", f"<p>a{SPACES}b</p>", f"a{SPACES}b"),
-    ("tabs.txt", "a" + " \t" * (MB // 2) + "\n\n\n\nb", "a\n\nb"),
+    ("tabs.txt", "a" + " \t" * (MB // 2) + "b\t\n\n\n\nc", "a" + " \t" * (MB // 2) + "b\n\nc"),
 ])
 def test_issue12_item7_a_megabyte_run_of_spaces_is_cleaned_up_correctly(client, token, filename,
                                                                          data, text):

@@ -14,9 +14,15 @@ likely a mistake or an attack than what the person meant to store. Text claims a
 compatible with each other (HTML and Markdown are text), and `application/octet-stream`
 or an unknown extension claims nothing.
 
-HTML keeps only its text (scripts, styles and markup dropped, entities decoded);
-PDF text is extracted with pypdf. A PDF that pypdf cannot read, an encrypted one and
-one with no text (a scan) are refused with 422 and say why.
+HTML keeps only its text (scripts, styles and markup dropped, entities decoded; read
+in one pass by app/documents/html_text.py); PDF text is extracted with pypdf in a child
+process bounded in pages, characters, time and memory (app/documents/pdf_text.py). A PDF
+that pypdf cannot read, an encrypted one, one with no text (a scan) and one that takes
+too long are refused with 422, one with too many pages or too much text with 413; each
+refusal says why.
+
+All work on text is linear in its length: no regular expression here can try a character
+from more than a few starting points (see the comments at each).
 """
 from __future__ import annotations
 
