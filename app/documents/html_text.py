@@ -97,8 +97,8 @@ def html_to_text(markup: str) -> tuple[str, str]:
             # A processing instruction, or </ and no letter: a bogus comment to the next >
             # ("</>" is nothing; "</" at the end is text).
             if lt + 2 >= n:
-                if not skip:
-                    parts.append(markup[lt:])
+                if nxt == "/" and not skip:
+                    parts.append("</")
                 break
             end = markup.find(">", lt + 2)
             i = end + 1 if end >= 0 else n
