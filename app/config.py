@@ -245,6 +245,10 @@ SETTINGS: dict[str, Setting] = {
     "Email.Sender": Setting(None, _optional_text),
     "Email.TLS": Setting("none", _email_tls),
     "Documents.MaxBytes": Setting(10485760, _integer(1)),
+    # Bounds on reading a PDF's text (app/documents/pdf_text.py); its characters are
+    # bounded by MaxBytes.
+    "Documents.PdfMaxPages": Setting(2000, _integer(1)),
+    "Documents.PdfTimeLimit": Setting("10s", parse_duration),
     "OIDC.Issuer": Setting(None, _optional_http_url),
     "OIDC.ClientId": Setting(None, _optional_text),
     "OIDC.ClientSecret": Setting(None, _optional_text),
