@@ -25,14 +25,10 @@ serve: install
 	$(BIN)/keystead init
 	$(BIN)/keystead serve --bind 127.0.0.1:8000
 
-## test: install the test extras and run the whole suite (again on PostgreSQL when
-## KEYSTEAD_TEST_POSTGRES_URL names a server, as .ci/run does)
+## test: install the test extras and run the whole suite on SQLite, and at the same time
+## again on PostgreSQL when KEYSTEAD_TEST_POSTGRES_URL names a server (.ci/run starts one)
 test: install-test
-	env -u KEYSTEAD_TEST_POSTGRES_URL $(BIN)/python -m pytest $(PYTEST_ARGS)
-	@if [ -n "$$KEYSTEAD_TEST_POSTGRES_URL" ]; then \
-	  echo "== the suite again on PostgreSQL ($$KEYSTEAD_TEST_POSTGRES_URL)"; \
-	  $(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS); \
-	fi
+	PYTHON=$(BIN)/python bash tests/run-suites.sh $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info

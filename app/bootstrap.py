@@ -58,11 +58,3 @@ def init_admin() -> tuple[User | None, str | None, str]:
                        email_verified=True, event="user_create")
     return user, generated, f"Created the administrator {user.username}."
 
-
-def development_mode_user() -> User | None:
-    """Server.RequireAuthentication = false (development mode): requests without
-    credentials act as the Bootstrap administrator. None when authentication is required."""
-    s = _settings()
-    if s["Server.RequireAuthentication"]:
-        return None
-    return User.get_or_none(User.username_key == normalise(s["Bootstrap.AdminUsername"]))

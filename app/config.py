@@ -7,6 +7,7 @@ value raises ConfigError with one line naming the section, key, value and what i
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import os
 import re
@@ -23,6 +24,7 @@ ENV_PREFIX = "KEYSTEAD_"
 # Variables a plugin reads for its own settings (KEYSTEAD_PLUGIN_<PLUGIN>_<KEY>, see
 # docs/providers.md); the core neither reads them nor warns about them.
 PLUGIN_ENV_PREFIX = "KEYSTEAD_PLUGIN_"
+MIN_SECRET_KEY_LENGTH = 32
 
 
 class ConfigError(Exception):
@@ -77,6 +79,14 @@ def _text(value):
     if isinstance(value, str):
         return value
     raise ValueError("a string")
+
+
+def _secret_key(value):
+    # Unset: a key is generated. Set: 32 characters or more (the value is never shown).
+    if value is None or isinstance(value, str) and len(value) >= MIN_SECRET_KEY_LENGTH:
+        return value
+    raise ValueError(f"a string of at least {MIN_SECRET_KEY_LENGTH} characters "
+                     "(for example 64 hex characters from secrets.token_hex(32))")
 
 
 def _optional_text(value):
@@ -144,10 +154,50 @@ def _optional_port(value):
     return _integer(1, 65535)(value)
 
 
+_HOST_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"^\.?{_HOST_LABEL}(\.{_HOST_LABEL})*$", re.IGNORECASE)
+
+
+def _host_names(value):
+    """A host name or a list of them, without ports; a leading dot also accepts every
+    subdomain (Flask's TRUSTED_HOSTS). IPv6 addresses are kept in brackets, [::1]."""
+    allowed = ('a list of host names without ports, such as ["auth.example.com", ".example.com"] '
+               '(a leading dot also accepts subdomains)')
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list):
+        raise ValueError(allowed)
+    clean = []
+    for name in names:
+        if not isinstance(name, str):
+            raise ValueError(allowed)
+        name = name.strip().rstrip(".").lower()
+        if ":" in name:
+            try:
+                name = f"[{ipaddress.IPv6Address(name.strip('[]')).compressed}]"
+            except ValueError:
+                raise ValueError(allowed) from None
+        else:
+            try:
+                name = name.encode("idna").decode("ascii") if not name.isascii() else name
+            except UnicodeError:
+                raise ValueError(allowed) from None
+            if len(name) > 254 or not _HOST_NAME.match(name):
+                raise ValueError(allowed)
+        clean.append(name)
+    return list(dict.fromkeys(clean))
+
+
+# Storages that keep a moving window (app/ratelimits.py): Keystead's database, one
+# process's memory, or Redis.
+RATE_LIMIT_SCHEMES = ("database", "memory", "redis", "rediss", "redis+unix", "redis+sentinel",
+                      "redis+cluster")
+
+
 def _rate_limit_storage(value):
-    if isinstance(value, str) and re.match(r"^[a-z0-9+]+://", value):
+    if isinstance(value, str) and urlsplit(value).scheme in RATE_LIMIT_SCHEMES and "://" in value:
         return value
-    raise ValueError("a Flask-Limiter storage URI such as memory:// or redis://host:6379")
+    raise ValueError("database:// (the default), memory:// (one worker only) or a Redis URL "
+                     "such as redis://host:6379/0")
 
 
 @dataclass(frozen=True)
@@ -162,11 +212,12 @@ SETTINGS: dict[str, Setting] = {
     "Server.PublicURL": Setting("http://127.0.0.1:8000", _http_url),
     "Server.RequireAuthentication": Setting(True, _boolean),
     "Server.RateLimits": Setting(True, _boolean),
-    "Server.RateLimitStorage": Setting("memory://", _rate_limit_storage),
+    "Server.RateLimitStorage": Setting("database://", _rate_limit_storage),
     "Server.TrustedProxies": Setting(0, _integer(0, 10)),
+    "Server.TrustedHosts": Setting([], _host_names),
     # How long a SQLite writer waits for another's lock before the request answers 503.
     "Server.SQLiteBusyTimeout": Setting("5s", parse_duration),
-    "Server.SecretKey": Setting(None, _optional_text),
+    "Server.SecretKey": Setting(None, _secret_key),
     "Authentication.Provider": Setting(["password"], _providers),
     "Authentication.Lifetime": Setting("24h", parse_duration),
     "Authentication.Inactivity": Setting("8h", parse_duration),
@@ -194,6 +245,10 @@ SETTINGS: dict[str, Setting] = {
     "Email.Sender": Setting(None, _optional_text),
     "Email.TLS": Setting("none", _email_tls),
     "Documents.MaxBytes": Setting(10485760, _integer(1)),
+    # Bounds on reading a PDF's text (app/documents/pdf_text.py); its characters are
+    # bounded by MaxBytes.
+    "Documents.PdfMaxPages": Setting(2000, _integer(1)),
+    "Documents.PdfTimeLimit": Setting("10s", parse_duration),
     "OIDC.Issuer": Setting(None, _optional_http_url),
     "OIDC.ClientId": Setting(None, _optional_text),
     "OIDC.ClientSecret": Setting(None, _optional_text),
@@ -306,12 +361,20 @@ def _env_setting(env_name: str) -> str | None:
 
 
 def default_instance_path() -> str:
-    """KEYSTEAD_INSTANCE, or instance/ beside wsgi.py (the project root)."""
+    """KEYSTEAD_INSTANCE, or instance/ in the working directory (the repository root for
+    `make serve`); never a folder inside the installed package or its virtual environment,
+    where an upgrade or a rebuilt environment would take the secret key and the database."""
     configured = os.environ.get("KEYSTEAD_INSTANCE")
-    if configured:
-        return os.path.abspath(configured)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return os.path.join(root, "instance")
+    path = os.path.abspath(configured) if configured else os.path.join(os.getcwd(), "instance")
+    package = os.path.dirname(os.path.abspath(__file__))
+    environments = [package] + ([sys.prefix] if sys.prefix != sys.base_prefix else [])
+    real = os.path.realpath(path)
+    for place in environments:
+        place = os.path.realpath(place)
+        if real == place or real.startswith(place + os.sep):
+            raise ConfigError(f"the instance folder {path} is inside the installed package or its "
+                              "virtual environment; set KEYSTEAD_INSTANCE to a folder of its own")
+    return path
 
 
 def load_secret_key(settings: Settings) -> str:
@@ -320,7 +383,7 @@ def load_secret_key(settings: Settings) -> str:
     Several workers may start at once: the file is written aside and linked into place,
     so exactly one key wins and every worker reads that one.
     """
-    if settings["Server.SecretKey"]:
+    if settings["Server.SecretKey"] is not None:
         return settings["Server.SecretKey"]
     import secrets
     path = os.path.join(settings.instance_path, "secret_key")
@@ -337,7 +400,7 @@ def load_secret_key(settings: Settings) -> str:
             os.unlink(tmp)
     with open(path) as f:
         key = f.read().strip()
-    if len(key) < 32:
+    if len(key) < MIN_SECRET_KEY_LENGTH:
         raise ConfigError(f"{path}: the secret key is shorter than 32 characters; "
                           "delete the file to generate a new one")
     return key

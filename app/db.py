@@ -11,6 +11,7 @@ from peewee import Database, OperationalError
 from playhouse.db_url import connect as connect_url
 from playhouse.pool import PooledDatabase
 
+from .instance import private_database_file
 from .models import database
 
 log = logging.getLogger("keystead")
@@ -43,10 +44,12 @@ def open_database(url: str, instance_path: str,
     worker thread, kept open (opening one with its pragmas costs more than a whole
     request); on PostgreSQL a pool that each request borrows from. A SQLite writer waits
     `busy_timeout_ms` for another's lock (Server.SQLiteBusyTimeout), then the request
-    answers 503 with Retry-After (app/web/__init__.py)."""
+    answers 503 (app/web/__init__.py)."""
     scheme = urlsplit(url).scheme
     path = sqlite_path(url, instance_path)
     if path is not None:
+        if path != ":memory:":
+            private_database_file(path)
         return connect_url(f"sqlite:///{path}", pragmas={**SQLITE_PRAGMAS, "busy_timeout": busy_timeout_ms},
                            timeout=busy_timeout_ms / 1000)
     if "+pool" not in scheme and scheme in ("postgres", "postgresql", "postgresext",

@@ -9,6 +9,7 @@ from flask import Flask
 
 from . import db as dbmod
 from .config import ConfigError, default_instance_path, load_secret_key, read_settings
+from .instance import FOLDER_MODE, make_private
 from .migrations import upgrade
 from .plugins import make_plugin_manager, start_providers
 from .ratelimits import apply_limits, make_limiter
@@ -20,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def build_app(test_config, instance_path, plugins) -> Flask:
     instance_path = os.path.abspath(instance_path or default_instance_path())
     try:
-        os.makedirs(instance_path, exist_ok=True)
+        os.makedirs(instance_path, mode=FOLDER_MODE, exist_ok=True)
     except OSError as e:
         raise ConfigError(f"cannot create the instance folder {instance_path}: {e}") from None
     settings = read_settings(instance_path, overrides=test_config)
@@ -28,6 +29,7 @@ def build_app(test_config, instance_path, plugins) -> Flask:
     app = Flask("app", instance_path=instance_path, root_path=os.path.join(ROOT, "app"),
                 template_folder=os.path.join(ROOT, "templates"))
     _configure_logging(app)
+    make_private(instance_path)
     secret_key = load_secret_key(settings)
     https = settings.public_https
     app.config.update(
@@ -55,6 +57,12 @@ def build_app(test_config, instance_path, plugins) -> Flask:
         from werkzeug.middleware.proxy_fix import ProxyFix
         n = settings["Server.TrustedProxies"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
+
+    # Before every other check: requests to other host names, and in development mode
+    # cross-site unsafe requests, are refused before anything acts on them.
+    from . import devmode, hosts
+    hosts.init_app(app)
+    devmode.init_app(app)
 
     database = dbmod.init_app(app, settings["Server.DatabaseURL"], instance_path,
                               busy_timeout_ms=settings["Server.SQLiteBusyTimeout"] * 1000)
@@ -86,11 +94,10 @@ def build_app(test_config, instance_path, plugins) -> Flask:
 
     with app.app_context():
         from .bootstrap import ensure_configured_admin
+        from .totp import seal_clear_secrets
+        seal_clear_secrets()  # after the migrations, which run without the key it needs
         ensure_configured_admin()
-        if not settings["Server.RequireAuthentication"]:
-            log.warning("Server.RequireAuthentication is false: every unauthenticated request acts "
-                        "as the administrator %s. Never run like this where others can connect.",
-                        settings["Bootstrap.AdminUsername"])
+    devmode.log_development_mode(app)
     return app
 
 

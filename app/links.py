@@ -3,8 +3,9 @@ made without a password (7 days) and password reset (1 hour).
 
 The URL carries a signed id; the OneTimeLink row makes it single-use (an atomic consume)
 and binds it to the password hash it was made under, so a password change spends it, and
-to the address it was sent to, so a link stops working once the person's address is
-another: following it can only ever prove the address it went to.
+to its person's uniquifier, so it never opens anyone else's account, and to the address
+it was sent to, so a link stops working once the person's address is another: following
+it can only ever prove the address it went to.
 """
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def make_link_token(user: User, purpose: str) -> str:
         OneTimeLink.update(used_at=utcnow()).where(
             (OneTimeLink.user == user.id) & (OneTimeLink.purpose == purpose)
             & OneTimeLink.used_at.is_null()).execute()
-        OneTimeLink.create(id=link_id, user=user.id, purpose=purpose,
+        OneTimeLink.create(id=link_id, user=user.id, user_key=user.uniquifier, purpose=purpose,
                            expires_at=int(time.time()) + LIFETIMES[purpose],
                            password_fingerprint=passwords.fingerprint(user.password_hash),
                            email_fingerprint=address_fingerprint(user.email_key))
@@ -70,8 +71,9 @@ def pending_link(user: User, purpose: str) -> tuple[str, int] | None:
     """(url, expires_at) of the person's newest unused, unexpired link of `purpose`, for an
     administrator to copy from the person's page; None when there is none."""
     row = (OneTimeLink.select()
-           .where((OneTimeLink.user == user.id) & (OneTimeLink.purpose == purpose)
-                  & OneTimeLink.used_at.is_null() & (OneTimeLink.expires_at > int(time.time()))
+           .where((OneTimeLink.user == user.id) & (OneTimeLink.user_key == user.uniquifier)
+                  & (OneTimeLink.purpose == purpose) & OneTimeLink.used_at.is_null()
+                  & (OneTimeLink.expires_at > int(time.time()))
                   & (OneTimeLink.password_fingerprint == passwords.fingerprint(user.password_hash))
                   & (OneTimeLink.email_fingerprint == address_fingerprint(user.email_key)))
            .order_by(OneTimeLink.created_at.desc()).first())
@@ -93,7 +95,7 @@ def _valid_row(token, purpose: str) -> tuple[OneTimeLink, User]:
     row = OneTimeLink.get_or_none((OneTimeLink.id == str(link_id)) & (OneTimeLink.purpose == purpose))
     if row is None or row.used_at is not None or row.expires_at <= time.time():
         raise InvalidLink()
-    user = User.get_or_none(User.id == row.user_id)
+    user = User.get_or_none((User.id == row.user_id) & (User.uniquifier == row.user_key))
     if (user is None or row.password_fingerprint != passwords.fingerprint(user.password_hash)
             or not hmac.compare_digest(row.email_fingerprint or "", address_fingerprint(user.email_key))):
         raise InvalidLink()

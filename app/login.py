@@ -1,10 +1,13 @@
 """Logging in with a username (or email) and password, for the browser and the API alike:
 lockout, the active password providers, identity mapping and the post-checks, in one place.
 
-The order of the checks is what keeps answers from revealing anything: a lockout answers
-423 whoever the name belongs to; a wrong password or unknown user answers 401 (after one
-bcrypt either way); only the right password learns that an account is locked (423) or
-unverified (403).
+The order of the checks is what keeps answers from revealing anything: a failed-login
+lockout answers 423 (with Retry-After) whoever the name belongs to, even to the right
+password of an account an administrator locked; a wrong password or unknown user answers
+401 (after one bcrypt either way); only the right password learns that an administrator
+locked the account (423, without Retry-After: it lifts only when they unlock it) or that
+it is unverified (403). Failures count on the account's counter whichever of its names
+was typed (app/throttle.py).
 """
 from __future__ import annotations
 
@@ -83,11 +86,12 @@ def log_in_with_password(login, password, otp=None) -> User:
     user; raise AccountLocked, AuthenticationFailed, EmailNotVerified,
     SecondFactorRequired or WrongSecondFactor. Records the login or the failure (and a
     resulting lockout)."""
-    key = throttle.throttle_key(login)
-    _refuse_locked_out(key)
+    key = throttle.login_throttle_key(login)
+    name = throttle.submitted_name(login)[:64]  # for the audit log
+    _refuse_locked_out(key, name)
     identity = authenticate_identity(login, password) if isinstance(password, str) else None
     if identity is None:
-        _record_failure(key, {"username": key[:64]})
+        _record_failure(key, {"username": name})
         raise AuthenticationFailed()
     with provider_failures(identity.provider, "keystead_map_identity"):
         user = hook().keystead_map_identity(identity=identity)
@@ -101,7 +105,7 @@ def log_in_with_password(login, password, otp=None) -> User:
     if totp_enabled(user):
         if otp is None or otp == "":
             raise SecondFactorRequired(user)
-        _check_second_factor(user, key, otp)
+        _check_second_factor(user, key, name, otp)
     return _record_login(user, key, identity.provider)
 
 
@@ -111,17 +115,18 @@ def complete_second_factor(user_id: int, code) -> User:
     user = User.get_or_none(User.id == user_id)
     if user is None or user.locked:
         raise AuthenticationFailed()
-    key = throttle.throttle_key(user.username)
-    _refuse_locked_out(key)
-    _check_second_factor(user, key, code)
+    key = throttle.account_throttle_key(user)
+    name = user.username_key[:64]
+    _refuse_locked_out(key, name)
+    _check_second_factor(user, key, name, code)
     return _record_login(user, key, user.provider)
 
 
-def _refuse_locked_out(key: str) -> None:
+def _refuse_locked_out(key: str, name: str) -> None:
     remaining = throttle.seconds_locked(key)
     if remaining:
         hook().keystead_event(event="login_failed", actor=None, target=None, outcome="failure",
-                              details={"client": client_address(), "username": key[:64], "reason": "locked_out"})
+                              details={"client": client_address(), "username": name, "reason": "locked_out"})
         raise AccountLocked("Too many failed logins. Try again later.", retry_after=remaining)
 
 
@@ -136,9 +141,9 @@ def _record_failure(key: str, details: dict, target: User | None = None) -> None
                                   details=details)
 
 
-def _check_second_factor(user: User, key: str, code) -> None:
+def _check_second_factor(user: User, key: str, name: str, code) -> None:
     if not check_second_factor(user, code):
-        _record_failure(key, {"username": key[:64], "reason": "wrong_second_factor"}, target=user)
+        _record_failure(key, {"username": name, "reason": "wrong_second_factor"}, target=user)
         raise WrongSecondFactor()
 
 

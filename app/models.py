@@ -7,10 +7,11 @@ Server.DatabaseURL (see app/db.py). Columns ending in `_key` hold the normalised
 """
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timezone
 
-from peewee import (BooleanField, CharField, DatabaseProxy, DateTimeField, ForeignKeyField,
-                    IntegerField, Model, TextField)
+from peewee import (SQL, AutoField, BooleanField, CharField, DatabaseProxy, DateTimeField,
+                    ForeignKeyField, IntegerField, Model, NodeList, SqliteDatabase, TextField)
 
 database = DatabaseProxy()
 
@@ -29,6 +30,24 @@ def iso(value: datetime | None) -> str | None:
     return value.replace(microsecond=0).isoformat() + "Z"
 
 
+def new_uniquifier() -> str:
+    """A person's random identifier: 128 bits, made once with the account."""
+    return secrets.token_hex(16)
+
+
+class NeverReusedId(AutoField):
+    """An integer primary key that is never handed out twice, even after the row with the
+    highest id is deleted: AUTOINCREMENT on SQLite (whose plain INTEGER PRIMARY KEY reuses
+    the largest freed id); PostgreSQL's SERIAL sequence never goes back anyway. For tables
+    whose ids people, URLs or the audit log refer to."""
+
+    def ddl(self, ctx):
+        nodes = super().ddl(ctx)
+        if isinstance(getattr(self.model._meta.database, "obj", None), SqliteDatabase):
+            return NodeList((nodes, SQL("AUTOINCREMENT")))
+        return nodes
+
+
 class BaseModel(Model):
     class Meta:
         database = database
@@ -43,6 +62,7 @@ class SchemaVersion(BaseModel):
 
 
 class User(BaseModel):
+    id = NeverReusedId()
     username = CharField(max_length=64)
     username_key = CharField(max_length=64, unique=True)
     email = CharField(max_length=320, null=True)
@@ -60,11 +80,16 @@ class User(BaseModel):
     provider = CharField(max_length=64, default="password")
     # Bumped to end every browser session of this person (logout, password change, lock...).
     session_epoch = IntegerField(default=0)
+    # Random, unique, made with the account and never changed or reused: what sessions,
+    # tokens, keys and links are bound to, so that nothing issued to one person can open
+    # another's account even if a row id came back (a restored backup, a hand-made row).
+    uniquifier = CharField(max_length=64, unique=True, default=new_uniquifier)
     created_at = DateTimeField(default=utcnow)
     last_login_at = DateTimeField(null=True)
 
-    # Flask-Login: the session remembers "id:epoch", so bumping session_epoch ends every
-    # copy of every session cookie of this person at once.
+    # Flask-Login: the session remembers "id:epoch:uniquifier". The uniquifier ties it to
+    # this person alone; bumping session_epoch ends every copy of every session cookie of
+    # this person at once (the uniquifier stays, so tokens and keys are not touched).
     is_authenticated = True
     is_anonymous = False
 
@@ -73,7 +98,7 @@ class User(BaseModel):
         return not self.locked
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_epoch}"
+        return f"{self.id}:{self.session_epoch}:{self.uniquifier}"
 
     @property
     def is_admin(self) -> bool:
@@ -93,6 +118,7 @@ class User(BaseModel):
 
 
 class Group(BaseModel):
+    id = NeverReusedId()
     name = CharField(max_length=100)
     name_key = CharField(max_length=100, unique=True)
     created_at = DateTimeField(default=utcnow)
@@ -114,6 +140,9 @@ class Token(BaseModel):
     still holds. A refresh token and the access tokens issued with it share a `family`."""
     id = CharField(max_length=64, primary_key=True)
     user = ForeignKeyField(User, backref="tokens", on_delete="CASCADE")
+    # The user's uniquifier at issue: the token holds only for the person with this one
+    # (None, as left by no code path, never holds).
+    user_key = CharField(max_length=64, null=True)
     kind = CharField(max_length=10)  # access | refresh
     family = CharField(max_length=64, index=True)
     expires_at = IntegerField()  # epoch seconds
@@ -127,6 +156,7 @@ class OneTimeLink(BaseModel):
     id = CharField(max_length=64, primary_key=True)
     user = ForeignKeyField(User, backref="links", on_delete="CASCADE")
     purpose = CharField(max_length=10)  # verify | confirm | reset
+    user_key = CharField(max_length=64, null=True)  # the user's uniquifier, as on Token
     expires_at = IntegerField()
     used_at = DateTimeField(null=True)
     # A digest of the password hash when the link was made: a changed password spends it.
@@ -137,7 +167,8 @@ class OneTimeLink(BaseModel):
 
 
 class LoginThrottle(BaseModel):
-    """Failed-login counts per submitted (normalised) name, whether or not it exists."""
+    """Failed-login counts per account (`user:<id>`), or per submitted name that belongs to no
+    account (`name:<normalised name>`): app/throttle.py."""
     key = CharField(max_length=400, primary_key=True)
     failures = IntegerField(default=0)  # in a row, since the last success or lockout
     locked_until = IntegerField(default=0)  # epoch seconds

@@ -107,11 +107,12 @@ def verify_email(token) -> User:
 
 
 def reset_password(token, new_password) -> User:
-    """Spend a reset link and set the new password; every session and token of the person
-    ends. A refused password leaves the link unspent."""
+    """Spend a reset link and set the new password; every session, token and API key of the
+    person ends (a reset may follow a takeover, and what the intruder made must not outlive
+    it). A refused password leaves the link unspent."""
     with database.atomic():
         user = consume_link(token, "reset")
-        user = set_password(user, new_password, event="password_reset")
+        user = set_password(user, new_password, event="password_reset", revoke_api_keys=True)
         # Following a link proves the address it was sent to, which is still the person's
         # (a link sent to another address no longer works).
         _mark_verified(user)

@@ -3,7 +3,9 @@ revoked at once, rotated on refresh with reuse detection.
 
 The signed string carries only the record's id; the record says whose it is, what kind it
 is, when it expires and whether it still holds. Access and refresh tokens use different
-salts, so one never passes as the other.
+salts, so one never passes as the other. The record also keeps its person's uniquifier,
+and a token holds only for the person with that uniquifier (one more equality in the same
+query): it can never open anyone else's account, whatever became of the user id.
 """
 from __future__ import annotations
 
@@ -81,7 +83,8 @@ def _settings():
 
 def _record(user: User, kind: str, family: str, lifetime: int) -> str:
     token_id = secrets.token_urlsafe(24)
-    Token.create(id=token_id, user=user.id, kind=kind, family=family, expires_at=int(time.time()) + lifetime)
+    Token.create(id=token_id, user=user.id, user_key=user.uniquifier, kind=kind, family=family,
+                 expires_at=int(time.time()) + lifetime)
     return _serializer(kind).dumps(token_id)
 
 
@@ -130,7 +133,7 @@ _ACCESS_LOOKUP = CompiledQuery(
     "access_lookup",
     lambda token_id, now: (
         User.select(User, Token.id.alias("token_id"), Token.family.alias("token_family"))
-        .join(Token, on=(Token.user == User.id))
+        .join(Token, on=((Token.user == User.id) & (Token.user_key == User.uniquifier)))
         .where((Token.id == token_id) & (Token.kind == "access") & (Token.revoked == False)  # noqa: E712
                & (Token.expires_at > now) & (User.locked == False))),  # noqa: E712
     markers=("\0token", -424242))
@@ -177,7 +180,7 @@ def refresh_token_pair(refresh_token: str) -> dict:
             reused_family = row.family
             revoke_family(reused_family)  # committed with this block, before the refusal
         else:
-            user = User.get_or_none(User.id == row.user_id)
+            user = User.get_or_none((User.id == row.user_id) & (User.uniquifier == row.user_key))
             if user is None or user.locked:
                 raise InvalidToken()
             # The family's earlier access tokens end with the refresh token they came with.

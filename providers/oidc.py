@@ -332,8 +332,8 @@ class OIDCClient:
     def identity(self, claims: dict) -> Identity:
         """The Identity the claims describe, as the OIDC.*Claim settings map them."""
         email = claim(claims, self.email_claim)
-        if not isinstance(email, str) or (self.email_claim == "email" and claims.get("email_verified") is False):
-            email = None  # an address the provider has not verified is not taken as verified here
+        if not isinstance(email, str) or not email_verified(claims):
+            email = None  # an address the provider has not verified is not taken here
         username = claim(claims, self.username_claim)
         if not isinstance(username, str) or not username.strip():
             username = email or claims["sub"]
@@ -372,6 +372,14 @@ def _hash_matches(expected, token: str, alg: str) -> bool:
     digest = hashlib.new(f"sha{size}", token.encode("ascii", "replace")).digest()
     computed = base64.urlsafe_b64encode(digest[:len(digest) // 2]).rstrip(b"=").decode()
     return isinstance(expected, str) and hmac.compare_digest(computed, expected)
+
+
+def email_verified(claims: dict) -> bool:
+    """Whether the provider vouches for the address: only a JSON `true` in email_verified
+    does. The string "false" (or "true"), a number or a missing claim do not, whichever
+    claim OIDC.EmailClaim reads the address from: a provider that lets people type any
+    address must not hand them a local account's email."""
+    return claims.get("email_verified") is True
 
 
 def claim(claims: dict, name: str):

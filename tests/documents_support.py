@@ -45,6 +45,12 @@ def make_pdf(pages: list[str], *, title: str | None = None, compress: bool = Tru
                               + b"] /Count %d >>" % len(kids))
     info = add(b"<< /Title " + _pdf_string(title) + b" /Producer (keystead tests) >>") if title else None
 
+    return _write_pdf(objects, catalog, info)
+
+
+def _write_pdf(objects: list[bytes], root: int, info: int | None = None) -> bytes:
+    """PDF 1.4 bytes of `objects` (objects[i] is object number i + 1) with a correct
+    cross-reference table."""
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
@@ -55,11 +61,51 @@ def make_pdf(pages: list[str], *, title: str | None = None, compress: bool = Tru
     out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
     for offset in offsets:
         out.write(b"%010d 00000 n \n" % offset)
-    trailer = b"<< /Size %d /Root %d 0 R" % (len(objects) + 1, catalog)
+    trailer = b"<< /Size %d /Root %d 0 R" % (len(objects) + 1, root)
     if info:
         trailer += b" /Info %d 0 R" % info
     out.write(b"trailer\n" + trailer + b" >>\nstartxref\n%d\n%%%%EOF\n" % xref)
     return out.getvalue()
+
+
+def _stream(body: bytes, extra: bytes = b"") -> bytes:
+    data = zlib.compress(body, 9)
+    return b"<< /Length %d /Filter /FlateDecode %s>>\nstream\n" % (len(data), extra) + data + b"\nendstream"
+
+
+def make_many_page_pdf(pages: int, page_text: str = "", *, shared_content: bytes | None = None,
+                       form: bytes | None = None) -> bytes:
+    """A PDF of `pages` pages that all draw one thing, the way a small file makes a PDF
+    reader work hard: each page shows `page_text` from one content stream they all share
+    (`shared_content` replaces that stream); with `form`, each page has a content stream
+    of its own that only draws one shared form XObject whose content is `form`."""
+    objects: list[bytes] = [b"", b""]  # catalog, page tree
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+    font = len(objects)
+    resources = b"<< /Font << /F1 %d 0 R >>" % font
+    if form is not None:
+        objects.append(_stream(form, b"/Type /XObject /Subtype /Form /BBox [0 0 612 792] "
+                                     b"/Resources << /Font << /F1 %d 0 R >> >> " % font))
+        resources += b" /XObject << /X1 %d 0 R >>" % len(objects)
+    else:
+        if shared_content is None:
+            lines = [_pdf_string(line) + b" Tj T*" for line in page_text.split("\n")]
+            shared_content = b"BT /F1 12 Tf 72 720 Td 14 TL\n" + b"\n".join(lines) + b"\nET"
+        objects.append(_stream(shared_content))
+        content = len(objects)
+    resources += b" >>"
+    kids = []
+    for _ in range(pages):
+        if form is not None:
+            objects.append(_stream(b"q /X1 Do Q"))
+            content = len(objects)
+        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources %s "
+                       b"/Contents %d 0 R >>" % (resources, content))
+        kids.append(len(objects))
+    objects[0] = b"<< /Type /Catalog /Pages 2 0 R >>"
+    objects[1] = (b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % k for k in kids)
+                  + b"] /Count %d >>" % len(kids))
+    return _write_pdf(objects, 1)
 
 
 def upload(client, token: str, data: bytes, filename: str = "doc.txt",

@@ -5,8 +5,10 @@ Import the fixtures into a test module:
     from live import live_server, make_live_server  # noqa: F401  (pytest fixtures)
 
 `live_server` is a server with the test defaults; `make_live_server(settings)` makes one
-with more settings. Each has its own instance folder and SQLite file, bcrypt at 4 rounds,
-and Server.PublicURL set to its own address (so mailed links lead back to it). The server
+with more settings. Each has its own instance folder, the test's own database (a SQLite
+file, or a PostgreSQL database when the suite runs on PostgreSQL: see `database_url` in
+conftest.py), bcrypt at 4 rounds, and Server.PublicURL set to its own address (so mailed
+links lead back to it). The server
 is werkzeug's threaded development server in a daemon thread, stopped after the test.
 
 The models bind to one database at a time (a module-level proxy): do not use a live
@@ -52,18 +54,20 @@ class _Dispatch:
 
 
 @pytest.fixture
-def make_live_server(tmp_path):
+def make_live_server(tmp_path, database_url):
     started = []
 
     def make(settings: dict | None = None) -> LiveServer:
         n = len(started)
-        instance = tmp_path / f"live{n}"
+        if n:  # the models bind to one database at a time (see above): one server per test
+            raise RuntimeError("one live server per test")
+        instance = tmp_path / "live"
         instance.mkdir()
         dispatch = _Dispatch()
         server = make_server("127.0.0.1", 0, dispatch, threaded=True)
         url = f"http://127.0.0.1:{server.server_port}"
-        config = {**LIVE_SETTINGS, "Server.PublicURL": url,
-                  "Server.DatabaseURL": f"sqlite:///{instance / 'keystead.db'}", **(settings or {})}
+        config = {**LIVE_SETTINGS, "Server.PublicURL": url, "Server.DatabaseURL": database_url,
+                  **(settings or {})}
         try:
             app = create_app(config, instance_path=str(instance))
         except Exception:

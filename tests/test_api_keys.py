@@ -1,10 +1,12 @@
 """Personal API keys (SPEC 9): shown once, stored hashed, `Authorization: Key <key>`,
-listed without the key, revoked at once; a locked or deleted user's keys stop working."""
+listed without the key, revoked at once; a locked or deleted user's keys stop working
+(a lock revokes them: tests/test_trust_api_keys.py)."""
 import hashlib
 
 from api_support import assert_error, bearer, in_db, login
 from app import accounts
 from app.apikeys import ApiKey
+from conftest import STRONG_PASSWORD
 
 
 def key_header(key):
@@ -12,7 +14,8 @@ def key_header(key):
 
 
 def make_key(client, token, name="laptop"):
-    r = client.post("/api/v1/users/me/api-keys", json={"name": name}, headers=bearer(token))
+    r = client.post("/api/v1/users/me/api-keys", json={"name": name, "current_password": STRONG_PASSWORD},
+                    headers=bearer(token))
     assert r.status_code == 201, r.get_data(as_text=True)
     return r.get_json()
 
@@ -61,7 +64,9 @@ def test_locking_or_deleting_the_user_stops_their_keys(app, client, users):
     assert_error(client.get("/api/v1/users/me", headers=key_header(made["key"])), 401)
     with app.test_request_context():
         accounts.set_locked(accounts.get_user(ada.id), False)
-    assert client.get("/api/v1/users/me", headers=key_header(made["key"])).status_code == 200
+    # The lock revoked the key: unlocking does not bring it back.
+    assert_error(client.get("/api/v1/users/me", headers=key_header(made["key"])), 401)
+    made = make_key(client, login(client, "ada")["access_token"])
     with app.test_request_context():
         accounts.delete_user(accounts.get_user(ada.id))
     assert_error(client.get("/api/v1/users/me", headers=key_header(made["key"])), 401)
@@ -72,6 +77,7 @@ def test_a_key_needs_a_name(client, users):
     users.create("ada")
     token = login(client, "ada")["access_token"]
     for body in ({}, {"name": ""}, {"name": 5}, {"name": "x" * 101}):
+        body = {**body, "current_password": STRONG_PASSWORD}
         err = assert_error(client.post("/api/v1/users/me/api-keys", json=body, headers=bearer(token)), 422)
         assert "name" in err["fields"]
 

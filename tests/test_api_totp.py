@@ -171,13 +171,18 @@ def test_bad_bodies_are_refused_with_the_usual_errors(client, users):
     assert_error(client.post(f"{TOTP}/confirm", json={"code": ["123456"]}, headers=bearer(token)), 422)
 
 
-def test_an_api_key_can_manage_it_too_but_still_needs_the_password(client, users):
+def test_an_api_key_cannot_manage_it_even_with_the_password(client, users):
+    """A key is a program's credential: two-factor changes need a login (403 with a key)."""
     users.create("ada")
     token = login(client, "ada")["access_token"]
-    key = client.post(f"{API}/users/me/api-keys", json={"name": "script"}, headers=bearer(token)).get_json()["key"]
+    key = client.post(f"{API}/users/me/api-keys", json={"name": "script", "current_password": STRONG_PASSWORD},
+                      headers=bearer(token)).get_json()["key"]
     header = {"Authorization": f"Key {key}"}
-    assert_error(client.post(TOTP, json={"password": "guess-guess-guess"}, headers=header), 422)
-    assert client.post(TOTP, json={"password": STRONG_PASSWORD}, headers=header).status_code == 200
+    assert_error(client.post(TOTP, json={"password": STRONG_PASSWORD}, headers=header), 403, "forbidden")
+    assert_error(client.post(f"{TOTP}/confirm", json={"code": "123456"}, headers=header), 403, "forbidden")
+    assert_error(client.delete(TOTP, json={"password": STRONG_PASSWORD, "code": "123456"}, headers=header),
+                 403, "forbidden")
+    assert client.post(TOTP, json={"password": STRONG_PASSWORD}, headers=bearer(token)).status_code == 200
 
 
 def test_the_endpoints_are_described_in_openapi(client):

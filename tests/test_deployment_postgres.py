@@ -2,8 +2,8 @@
 ports, each with its own instance folder, share one PostgreSQL database and one
 Server.SecretKey, and act as one: a token or a session cookie from one works on the other,
 logging out or locking on one ends it on the other, and a lockout counts failures made on
-both. (Rate limits keep their counts per host with the default memory:// storage; a
-shared Server.RateLimitStorage such as redis:// makes them one too, see docs/deployment.md.)
+both. (Rate limits count in the shared database too with the default database://
+storage; tests/test_trust_rate_limits.py shows it.)
 """
 from __future__ import annotations
 

@@ -2,17 +2,14 @@
 the way an operator installs one: once installed it is listed, made active by
 configuration alone, and logs people in, with no change to the core.
 
-pip installs it into a folder of its own that this module puts on sys.path (and takes
-off again at its end): the test process sees it exactly as it would in site-packages
-(importlib.metadata finds its entry point there), while the shared .venv, and any other
-test run using it at the same time, never does.
+How it is installed: tests/header_provider_support.py. It trusts the user-name header only
+with the proxy's shared secret or from a listed proxy address (never by default: see
+tests/test_trust_header_provider.py); these tests give it a secret, as an operator would.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import os
-import shutil
 import subprocess
 import sys
 
@@ -20,27 +17,15 @@ import pytest
 
 from app.config import ConfigError
 from app.models import Group, Membership, User
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXAMPLE = os.path.join(ROOT, "examples", "keystead-header-provider")
+from header_provider_support import SECRET_HEADER, installed, new_secret  # noqa: F401  (fixture)
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    """pip-install the example (from a copy, so the build leaves nothing in the tree)."""
-    source = tmp_path_factory.mktemp("src") / "keystead-header-provider"
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    target = str(tmp_path_factory.mktemp("site-packages"))
-    result = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-                             "--no-build-isolation", "--target", target, str(source)],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    sys.path.insert(0, target)
-    importlib.invalidate_caches()  # importlib.metadata's directory cache, which pluggy reads
-    yield target
-    sys.path.remove(target)
-    sys.modules.pop("keystead_header_provider", None)
-    importlib.invalidate_caches()
+@pytest.fixture
+def proxy(monkeypatch) -> dict:
+    """A shared secret set for the provider; returns the header the proxy adds."""
+    secret = new_secret()
+    monkeypatch.setenv("KEYSTEAD_PLUGIN_HEADER_SECRET", secret)
+    return {SECRET_HEADER: secret}
 
 
 def header_user(username: str):
@@ -68,13 +53,13 @@ def test_the_keystead_providers_command_lists_it(installed, tmp_path):
     assert "header: keystead_blueprints, keystead_provider_info, keystead_startup" in result.stdout
 
 
-def test_made_active_by_configuration_alone_it_logs_people_in(installed, make_app):
+def test_made_active_by_configuration_alone_it_logs_people_in(installed, make_app, proxy):
     app = make_app({"Authentication.Provider": ["password", "header"]})
     client = app.test_client()
     assert client.get("/api/v1/providers").json["header"] == {"available": True, "active": True}
     page = client.get("/login").get_data(as_text=True)
     assert 'href="/auth/header/login"' in page and "Log in with single sign-on" in page
-    r = client.get("/auth/header/login?next=/documents", headers={"X-Forwarded-User": "ada.lovelace"})
+    r = client.get("/auth/header/login?next=/documents", headers={"X-Forwarded-User": "ada.lovelace", **proxy})
     assert r.status_code == 302 and r.headers["Location"] == "/documents"
     profile = client.get("/profile")
     assert profile.status_code == 200 and "ada.lovelace" in profile.get_data(as_text=True)
@@ -83,7 +68,7 @@ def test_made_active_by_configuration_alone_it_logs_people_in(installed, make_ap
         assert user.provider == "header" and user.password_hash is None
     # the same person again: the same local user
     again = app.test_client()
-    assert again.get("/auth/header/login", headers={"X-Forwarded-User": "ada.lovelace"}).status_code == 302
+    assert again.get("/auth/header/login", headers={"X-Forwarded-User": "ada.lovelace", **proxy}).status_code == 302
     with app.app_context():
         assert User.select().where(User.provider == "header").count() == 1
 
@@ -96,7 +81,11 @@ def test_its_own_settings_come_from_the_environment(installed, make_app, monkeyp
     monkeypatch.setenv("KEYSTEAD_PLUGIN_HEADER_TITLE", "Corporate sign-on")
     with caplog.at_level(logging.WARNING, logger="keystead"):
         app = make_app({"Authentication.Provider": "header"})
-    assert not [r for r in caplog.records if "KEYSTEAD_PLUGIN" in r.getMessage()]  # no "no such setting"
+    unknown = [r.getMessage() for r in caplog.records if "no such setting" in r.getMessage()]
+    assert not [m for m in unknown if "KEYSTEAD_PLUGIN" in m]
+    # Trusting addresses without a secret is allowed, with a warning of what it needs.
+    assert any("no KEYSTEAD_PLUGIN_HEADER_SECRET" in r.getMessage() and "must remove Remote-User" in r.getMessage()
+               for r in caplog.records)
     proxy = {"REMOTE_ADDR": "10.1.2.3"}
     headers = {"Remote-User": "Alan Turing", "Remote-Email": "alan@example.com", "Remote-Groups": "Bletchley, Maths"}
     client = app.test_client()
@@ -114,9 +103,11 @@ def test_its_own_settings_come_from_the_environment(installed, make_app, monkeyp
     assert other.get("/profile").status_code == 302  # nobody signed in
 
 
-def test_a_request_not_from_a_trusted_proxy_is_refused_even_when_forwarded(installed, make_app, caplog):
+def test_a_request_not_from_a_trusted_proxy_is_refused_even_when_forwarded(installed, make_app, caplog,
+                                                                            monkeypatch):
     # Keystead itself trusts one proxy's X-Forwarded-For: a client that claims to come from
     # 127.0.0.1 must still be judged by the address it really connects from.
+    monkeypatch.setenv("KEYSTEAD_PLUGIN_HEADER_TRUSTED_PROXIES", "127.0.0.1, ::1")
     app = make_app({"Authentication.Provider": ["password", "header"], "Server.TrustedProxies": 1})
     client = app.test_client()
     with caplog.at_level(logging.WARNING, logger="keystead"):
@@ -131,10 +122,10 @@ def test_a_request_not_from_a_trusted_proxy_is_refused_even_when_forwarded(insta
 
 
 @pytest.mark.parametrize("value", [None, "", "   ", "a" * 256, "eve\x01admin", "eve\x7f"])
-def test_a_missing_or_unusable_header_is_refused(installed, make_app, value):
+def test_a_missing_or_unusable_header_is_refused(installed, make_app, proxy, value):
     app = make_app({"Authentication.Provider": ["password", "header"]})
     client = app.test_client()
-    headers = {} if value is None else {"X-Forwarded-User": value}
+    headers = dict(proxy) if value is None else {"X-Forwarded-User": value, **proxy}
     r = client.get("/auth/header/login", headers=headers)
     assert r.status_code == 401
     assert client.get("/profile").status_code == 302
@@ -154,10 +145,10 @@ def test_a_wrong_trusted_proxy_setting_refuses_startup(installed, make_app, monk
     assert "KEYSTEAD_PLUGIN_HEADER_TRUSTED_PROXIES" in str(e.value) and "proxy.example.com" in str(e.value)
 
 
-def test_its_people_cannot_change_a_password_here(installed, make_app):
+def test_its_people_cannot_change_a_password_here(installed, make_app, proxy):
     app = make_app({"Authentication.Provider": ["password", "header"]})
     client = app.test_client()
-    client.get("/auth/header/login", headers={"X-Forwarded-User": "ada"})
+    assert client.get("/auth/header/login", headers={"X-Forwarded-User": "ada", **proxy}).status_code == 302
     from app.tokens import issue_token_pair
     with app.test_request_context():
         tokens = issue_token_pair(header_user("ada"))

@@ -1,5 +1,6 @@
-"""Per-account lockout (SPEC 3/4): counted per submitted name in the database, whether or
-not the account exists; during a lockout even the right password is refused."""
+"""Lockout (SPEC 3/4): counted in the database per account, or per submitted name when the
+name belongs to no account; during a lockout even the right password is refused. (Counting
+per account across username and email: tests/test_trust_lockout.py.)"""
 import pytest
 
 from app import throttle
@@ -46,7 +47,7 @@ def test_the_count_is_per_normalised_name_and_kept_in_the_database(locking_app, 
     with other.test_request_context():
         with pytest.raises(AccountLocked):
             log_in_with_password("victim", "whatever-it-is")
-        assert LoginThrottle.get(LoginThrottle.key == "victim").locked_until > 0
+        assert LoginThrottle.get(LoginThrottle.key == throttle.name_throttle_key("victim")).locked_until > 0
 
 
 def test_a_success_resets_the_count(locking_app):

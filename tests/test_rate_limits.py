@@ -1,5 +1,6 @@
 """Per-client-address rate limits: 429 with Retry-After, one bucket for the browser and the
-API, off with Server.RateLimits = false."""
+API, off with Server.RateLimits = false. (Workers, Redis and email changes:
+tests/test_trust_rate_limits.py.)"""
 import pytest
 
 from conftest import csrf_from
@@ -68,6 +69,8 @@ def test_sign_up_reset_and_verification_are_limited_too(limited_app, api_path, b
 
 def test_the_storage_comes_from_server_ratelimitstorage(make_app):
     from app.config import ConfigError
+    default = make_app().extensions["keystead.limiter"]
+    assert default._storage_uri == "database://" and type(default.storage).__name__ == "DatabaseStorage"
     app = make_app({"Server.RateLimitStorage": "memory://"})
     limiter = app.extensions["keystead.limiter"]
     assert limiter._storage_uri == "memory://" and type(limiter.storage).__name__ == "MemoryStorage"

@@ -1,10 +1,12 @@
 """Personal API keys in the browser (SPEC 9): /profile/api-keys creates a key (shown once,
-in the answer), lists them (name, created, last used) and revokes them (POST, CSRF)."""
+in the answer), lists them (name, created, last used) and revokes them (POST, CSRF).
+Creating one asks for web sudo first (tests/test_trust_api_keys.py); these tests re-enter
+the password right after logging in."""
 from __future__ import annotations
 
 import re
 
-from conftest import csrf_from
+from conftest import STRONG_PASSWORD, csrf_from
 from pages import error_beside, flashes, redirect_to, submit
 
 from app.apikeys import ApiKey
@@ -15,6 +17,13 @@ PAGE = "/profile/api-keys"
 def log_in(auth, users, username="ada"):
     users.create(username)
     auth.login(username)
+    reenter_password(auth.client)
+
+
+def reenter_password(client):
+    """Web sudo: re-enter the password at /sudo."""
+    r = submit(client, "/sudo", {"password": STRONG_PASSWORD})
+    assert r.status_code == 303, r.status_code
 
 
 def create(client, name):
@@ -139,6 +148,7 @@ def test_keys_are_listed_and_created_on_the_profile_page(client, users, auth):
     from conftest import csrf_from
     users.create("ada")
     auth.login("ada")
+    reenter_password(client)
     page = client.get("/profile").get_data(as_text=True)
     assert "You have no API keys." in page and 'name="name"' in page
     r = client.post("/profile/api-keys", data={"csrf_token": csrf_from(page), "name": "from-profile"})

@@ -49,7 +49,8 @@ def test_reset_from_the_mailed_link(reset_app):
 
     r = submit(client, link, {"new_password": NEW_PASSWORD, "new_password_confirm": NEW_PASSWORD})
     assert r.status_code == 303 and r.headers["Location"] == "/login"
-    assert "Your password has been changed. Log in with the new one." in flashes(
+    assert ("Your password has been changed, and every session and API key of your account has ended. "
+            "Log in with the new one.") in flashes(
         client.get("/login").get_data(as_text=True))
 
     assert log_in(client, "ada", STRONG_PASSWORD).status_code == 401

@@ -55,4 +55,4 @@ def secret_on(page: str) -> str:
 def recovery_codes_on(page: str) -> list[str]:
     m = re.search(r'<ul class="recovery-codes[^"]*" id="recovery-codes">(.*?)</ul>', page, re.S)
     assert m, "no recovery codes on the page"
-    return re.findall(r"<li>([0-9a-f]{5}-[0-9a-f]{5})</li>", m.group(1))
+    return re.findall(r"<li>([a-z2-7]{4}(?:-[a-z2-7]{4}){5})</li>", m.group(1))

@@ -15,7 +15,7 @@ from ..models import ROLES, User, database, utcnow
 from ..plugins import hook
 from .queries import (administrator_count, find_user_by_login, get_user, groups_of,  # noqa: F401
                       search_users, user_count)
-from .reentry import check_current_password  # noqa: F401
+from .reentry import PasswordRequired, verify_current_password  # noqa: F401
 from .rules import (NAME_MAX, RESERVED_USERNAMES, USERNAME_MAX, USERNAME_MIN, check_user_password,  # noqa: F401
                     clean_email, hash_new_password, name_problem, new_password_problem, normalise, settings,
                     username_problem)
@@ -247,15 +247,18 @@ def update_own_info(user: User, *, current_password=None, email=None, first_name
     if not may_edit_info(user, user):
         raise Forbidden("Only an administrator can change this information.", code="not_editable")
     if email_would_change(user, email):
-        check_current_password(user, current_password)
+        verify_current_password(user, current_password)
     return update_user_info(user, user, email=email, first_name=first_name, last_name=last_name)
 
 
 def set_password(user: User, new_password: str, *, event: str, actor: User | None = None,
-                 keep_token_family: str | None = None, details: dict | None = None) -> User:
+                 keep_token_family: str | None = None, revoke_api_keys: bool = False,
+                 details: dict | None = None) -> User:
     """Set a new password after checking the rules, ending every session and token of the
     person (but the API token family `keep_token_family`, the caller's own; the browser
-    issues a fresh session where the person stays signed in)."""
+    issues a fresh session where the person stays signed in), and with `revoke_api_keys`
+    every personal API key too."""
+    from ..apikeys import revoke_all_api_keys
     from ..tokens import revoke_user_tokens
     if p := new_password_problem(new_password, username=user.username, email=user.email or "",
                                  first_name=user.first_name, last_name=user.last_name):
@@ -264,6 +267,8 @@ def set_password(user: User, new_password: str, *, event: str, actor: User | Non
         User.update(password_hash=hash_new_password(new_password),
                     session_epoch=User.session_epoch + 1).where(User.id == user.id).execute()
         revoke_user_tokens(user, except_family=keep_token_family)
+        if revoke_api_keys:
+            revoke_all_api_keys(user, actor=actor or user, reason=event)
         hook().keystead_event(event=event, actor=actor or user, target=user, outcome="success",
                               details=details or {})
     return User.get_by_id(user.id)
@@ -278,12 +283,15 @@ def require_password_provider(user: User) -> None:
 
 
 def change_password(user: User, current_password: str, new_password: str, *,
-                    keep_token_family: str | None = None) -> User:
+                    keep_token_family: str | None = None, revoke_api_keys: bool = False) -> User:
     """A person changes their own password, proving the current one. Their other sessions
-    and tokens end; `keep_token_family` (the API caller's own) keeps working."""
+    and tokens end; `keep_token_family` (the API caller's own) keeps working. Their API keys
+    keep working unless `revoke_api_keys` (a change is often routine, and programs would
+    break; a reset, which may follow a takeover, always revokes them)."""
     require_password_provider(user)
     _guarded_password_check(user, current_password, "current_password")
-    return set_password(user, new_password, event="password_change", keep_token_family=keep_token_family)
+    return set_password(user, new_password, event="password_change", keep_token_family=keep_token_family,
+                        revoke_api_keys=revoke_api_keys)
 
 
 def delete_own_account(user: User, password: str) -> None:
@@ -299,7 +307,7 @@ def _guarded_password_check(user: User, password, field: str) -> None:
         if not isinstance(password, str) or not check_user_password(user, password):
             raise ValidationFailed({field: "The password is not correct." if field == "password"
                                     else "The current password is not correct."})
-    guarded(user.username, check)
+    guarded(user, check)
 
 
 def _refuse_last_administrator(target: User, action: str) -> None:
@@ -334,9 +342,14 @@ def set_role(target: User, role: str, actor: User | None = None) -> User:
 
 
 def set_locked(target: User, locked: bool, actor: User | None = None) -> User:
-    """Lock (sessions end and tokens stop working at once) or unlock a person."""
+    """Lock (sessions end, tokens stop working and API keys are revoked at once) or unlock a
+    person. Unlocking revives no key (they make new ones); it also ends a lockout after
+    failed logins, and is how an administrator ends one on an account they never locked."""
+    from ..apikeys import revoke_all_api_keys
+    from ..throttle import clear_lockout, lockout_ends_at
     from ..tokens import revoke_user_tokens
-    if locked == target.locked:
+    locked_out = not locked and bool(lockout_ends_at(target))
+    if locked == target.locked and not locked_out:
         return target
     if locked:
         _refuse_last_administrator(target, "locked")
@@ -344,10 +357,12 @@ def set_locked(target: User, locked: bool, actor: User | None = None) -> User:
         if locked:
             User.update(locked=True, session_epoch=User.session_epoch + 1).where(User.id == target.id).execute()
             revoke_user_tokens(target)
+            revoke_all_api_keys(target, actor=actor, reason="lock")
         else:
             User.update(locked=False).where(User.id == target.id).execute()
+            clear_lockout(target)
         hook().keystead_event(event="lock" if locked else "unlock", actor=actor, target=target,
-                              outcome="success", details={})
+                              outcome="success", details={"lockout_cleared": True} if locked_out else {})
     return User.get_by_id(target.id)
 
 

@@ -1,6 +1,6 @@
-"""Re-entering the current password before a sensitive change made through the API (an
-address change): checked by the person's own provider (the password table here, or a
-directory such as LDAP or PAM), under the person's lockout like a login."""
+"""Re-entering the current password in the API before a sensitive change (an address
+change, a new API key): checked by the person's own provider (the password table here, or
+a directory such as LDAP or PAM), under the person's lockout like a login."""
 from __future__ import annotations
 
 from flask import current_app
@@ -10,23 +10,32 @@ from ..models import ExternalIdentity, User
 from .rules import check_user_password
 
 
-def check_current_password(user: User, password, field: str = "current_password") -> None:
-    """Raise unless `password` is the person's current password: 403 `password_required`
-    for an account whose provider keeps no password (OIDC, SAML: they use the browser
-    after a fresh login there), 422 on `field` when it is missing or wrong. A wrong one
-    counts toward the lockout (423 once locked out)."""
+class PasswordRequired(Forbidden):
+    code = "password_required"
+
+    def __init__(self):
+        super().__init__("Your account has no password here: do this in the browser, after "
+                         "logging in again through your sign-in provider.")
+
+
+def verify_current_password(user: User, password, field: str = "current_password") -> None:
+    """The API's proof that the person is there: raise unless `password` is their current
+    password. 403 `password_required` for an account with no password to give (an OIDC or
+    SAML account: the browser's web sudo accepts a fresh login there instead), 422 on
+    `field` when it is missing or wrong; a wrong one counts toward the lockout (423 once
+    locked out)."""
     from ..throttle import guarded
     info = current_app.extensions["keystead.providers"].get(user.provider)
-    if info is None or not info.supports_password:
-        raise Forbidden("Your account has no password here. Make this change in the browser after "
-                        "logging in again through your sign-in provider.", code="password_required")
+    if (info is None or not info.supports_password
+            or (user.provider == "password" and user.password_hash is None)):
+        raise PasswordRequired()
     if not isinstance(password, str) or not password:
-        raise ValidationFailed({field: "Enter your current password to make this change."})
+        raise ValidationFailed({field: "Enter your current password."})
 
     def check():
         if not _provider_accepts(user, password):
             raise ValidationFailed({field: "The current password is not correct."})
-    guarded(user.username, check)
+    guarded(user, check)
 
 
 def _provider_accepts(user: User, password: str) -> bool:

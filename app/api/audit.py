@@ -10,7 +10,7 @@ from .openapi import obj, operation, query_parameter
 
 bp = Blueprint("api_audit", __name__)
 
-MAX_PER_PAGE = 200
+MAX_PER_PAGE = service.MAX_PER_PAGE
 MAX_PAGE = 10**9
 
 

@@ -108,7 +108,8 @@ def reset_password():
     new_password = fields(data, required=("new_password",))["new_password"]
     recovery.reset_password(token, new_password)
     return jsonify(status="password_reset",
-                   message="The password was changed; every session and token of the account ended.")
+                   message="The password was changed; every session, token and API key of the account "
+                           "ended.")
 
 
 def _required_strings(*names: str, **described: str) -> dict:
@@ -141,9 +142,10 @@ OPENAPI_PATHS: dict = {
         secured=False,
         description="401 `invalid_credentials` is the same for an unknown user and a wrong "
                     "password. 403 `email_not_verified` and 423 for an account locked by an "
-                    "administrator answer only the right password; 423 during a lockout (after "
-                    "Password.LockoutThreshold failures) answers every password, with "
-                    "Retry-After. With two-factor authentication on, the right password without "
+                    "administrator answer only the right password (423 without Retry-After); "
+                    "423 during a lockout (after Password.LockoutThreshold failures, counted per "
+                    "account whether its username or email address was sent, wrong codes "
+                    "included) answers every password, with Retry-After. With two-factor authentication on, the right password without "
                     "`otp` answers 401 `otp_required`, a wrong code 401 `invalid_otp`.",
         request=obj(("password",), username=string("The username or the email address."),
                     email=string("Instead of username."), password=string(),
@@ -185,7 +187,7 @@ OPENAPI_PATHS: dict = {
     "/api/v1/auth/reset-password": {"post": operation(
         "Set a new password with a reset link's token", tag="auth", operation_id="resetPassword",
         secured=False,
-        description="Every session and token of the account ends.",
+        description="Every session, token and personal API key of the account ends.",
         request=obj(("token", "new_password"), token=string(_LINK_TOKEN), new_password=string()),
         responses={200: ("The password was changed.", ref("Status"))},
         errors=(400,))},

@@ -188,7 +188,10 @@ _upload = operation(
 _upload["requestBody"]["content"]["multipart/form-data"] = {"schema": obj(
     ("file",), file=string("The document.", format="binary"),
     title=string("Its title (default: the HTML or PDF title, else the file name).", maxLength=300))}
-_upload["responses"]["413"] = _error(413, "Larger than Documents.MaxBytes (or a JSON body over 1 MB).")
+_upload["responses"]["413"] = _error(
+    413, "Larger than Documents.MaxBytes (or a JSON body over 1 MB): `payload_too_large`; a PDF "
+         "of more than Documents.PdfMaxPages pages (`too_many_pages`) or whose text is longer "
+         "than Documents.MaxBytes characters (`too_much_text`).")
 _upload["responses"]["415"] = _error(
     415, "Not text, Markdown, HTML or PDF (`unsupported_media_type`), or content of another "
          "kind than its name or Content-Type claims (`content_mismatch`); or a JSON body that "
@@ -196,6 +199,7 @@ _upload["responses"]["415"] = _error(
 _upload["responses"]["422"] = _error(
     422, "A field is missing or invalid, or the file is of the right kind but its text "
          "cannot be had: `invalid_pdf` (damaged), `encrypted_pdf`, `no_text` (a scan), "
+         "`pdf_too_complex` (reading it passed Documents.PdfTimeLimit or the memory allowed), "
          "`empty_document`.")
 
 OPENAPI_PATHS: dict = {

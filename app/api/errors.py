@@ -5,6 +5,7 @@ from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
 from ..errors import AccountLocked, ServiceError
+from ..ratelimits import send_retry_after
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
@@ -22,8 +23,8 @@ def error_response(status: int, code: str, message: str, fields: dict | None = N
 
 def service_error_response(e: ServiceError):
     response = error_response(e.status, e.code, e.message, e.fields)
-    if isinstance(e, AccountLocked) and e.retry_after:
-        response.headers["Retry-After"] = str(e.retry_after)
+    if isinstance(e, AccountLocked):
+        send_retry_after(response, e.retry_after)
     return response
 
 

@@ -5,7 +5,7 @@ from flask import Blueprint, jsonify
 
 from .. import recovery
 from ..accounts import change_password, delete_own_account, update_own_info
-from .auth import current_api_user, current_token, login_required
+from .auth import current_api_user, current_token, login_required, not_with_api_key, refuse_api_key
 from .jsonbody import fields, json_body
 from .openapi import obj, operation, ref, string
 from .serialize import user_json
@@ -24,6 +24,8 @@ def me():
 def update_me():
     user = current_api_user()
     data = fields(json_body(), optional=("email", "first_name", "last_name", "current_password"))
+    if "email" in data:
+        refuse_api_key("change the email address")
     updated = update_own_info(user, **data)
     body = user_json(updated)
     if updated.email_key != user.email_key:
@@ -33,17 +35,20 @@ def update_me():
 
 @bp.post("/users/me/password")
 @login_required
+@not_with_api_key("change the password")
 def change_my_password():
-    data = fields(json_body(), required=("current_password", "new_password"))
+    data = fields(json_body(), required=("current_password", "new_password"), booleans=("revoke_api_keys",))
     token = current_token()
     # Every other session and token ends; the one making the change keeps working.
     change_password(current_api_user(), data["current_password"], data["new_password"],
-                    keep_token_family=token.family if token is not None else None)
+                    keep_token_family=token.family if token is not None else None,
+                    revoke_api_keys=data.get("revoke_api_keys", False))
     return "", 204
 
 
 @bp.delete("/users/me")
 @login_required
+@not_with_api_key("delete the account")
 def delete_me():
     data = fields(json_body(), required=("password",))
     delete_own_account(current_api_user(), data["password"])
@@ -60,11 +65,12 @@ OPENAPI_PATHS: dict = {
                         "`not_editable` otherwise, except for administrators). Fields left out "
                         "stay as they are. Changing `email` needs `current_password` (422 on "
                         "`current_password` when missing or wrong; wrong passwords count toward "
-                        "the lockout, 423); an account whose provider keeps no password (OIDC, "
-                        "SAML) gets 403 `password_required` and changes its address in the "
-                        "browser. The new address is unverified until its owner follows the "
-                        "link mailed to it (`verification_email_sent` says whether it went "
-                        "out); the old address is told, and links sent to it stop working.",
+                        "the lockout, 423) and is refused to a request made with an API key "
+                        "(403); an account whose provider keeps no password (OIDC, SAML) gets "
+                        "403 `password_required` and changes its address in the browser. The "
+                        "new address is unverified until its owner follows the link mailed to "
+                        "it (`verification_email_sent` says whether it went out); the old "
+                        "address is told, and links sent to it stop working.",
             request=obj((), email=string(format="email"), first_name=string(), last_name=string(),
                         current_password=string("Needed to change `email`.")),
             responses={200: ("The changed account.", {"allOf": [ref("User"), {"properties": {
@@ -74,17 +80,21 @@ OPENAPI_PATHS: dict = {
             "Delete the caller's account", tag="me", operation_id="deleteMe",
             description="Needs the password (422 on `password` when wrong; wrong passwords count "
                         "toward the lockout, 423). Every token of the account ends. The last "
-                        "administrator cannot delete themselves (409).",
+                        "administrator cannot delete themselves (409). Not with an API key (403).",
             request=obj(("password",), password=string()),
-            responses={204: ("Deleted.", None)}, errors=(409, 423)),
+            responses={204: ("Deleted.", None)}, errors=(403, 409, 423)),
     },
     "/api/v1/users/me/password": {"post": operation(
         "Change the caller's password", tag="me", operation_id="changePassword",
         description="Every other session and token of the account ends; the token used for "
-                    "this request and its refresh token keep working. 409 "
+                    "this request and its refresh token keep working. Personal API keys keep "
+                    "working unless `revoke_api_keys` is true. 409 "
                     "`password_managed_elsewhere` for accounts of an outside provider. A wrong "
-                    "current password answers 422 and counts toward the lockout (423).",
+                    "current password answers 422 and counts toward the lockout (423). Not "
+                    "with an API key (403).",
         request=obj(("current_password", "new_password"), current_password=string(),
-                    new_password=string()),
-        responses={204: ("Changed.", None)}, errors=(409, 423))},
+                    new_password=string(),
+                    revoke_api_keys={"type": "boolean", "description": "Also revoke every "
+                                     "personal API key (default false)."}),
+        responses={204: ("Changed.", None)}, errors=(403, 409, 423))},
 }

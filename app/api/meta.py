@@ -5,6 +5,7 @@ from flask import Blueprint, current_app, jsonify
 
 from ..db import database_answers
 from ..plugins import provider_infos
+from ..ratelimits import rate_limit_storage_answers
 from .openapi import document, obj, operation, string
 
 bp = Blueprint("api_meta", __name__)
@@ -12,9 +13,13 @@ bp = Blueprint("api_meta", __name__)
 
 @bp.get("/health")
 def health():
-    if database_answers(current_app.extensions["keystead.db"]):
-        return jsonify(status="ok")
-    return jsonify(status="unavailable"), 503
+    """ok while the database answers; "rate_limits": "degraded" added while the rate-limit
+    storage does not (requests are then counted per process)."""
+    if not database_answers(current_app.extensions["keystead.db"]):
+        return jsonify(status="unavailable"), 503
+    if not rate_limit_storage_answers(current_app):
+        return jsonify(status="ok", rate_limits="degraded")
+    return jsonify(status="ok")
 
 
 @bp.get("/providers")
@@ -38,7 +43,10 @@ OPENAPI_PATHS: dict = {
     "/api/v1/health": {"get": operation(
         "Whether the server and its database answer", tag="meta", operation_id="health",
         secured=False,
-        responses={200: ("The database answers.", obj(("status",), status=string(const="ok"))),
+        responses={200: ("The database answers. `rate_limits` is there only while the rate-limit "
+                         "storage does not answer: requests are then counted per process.",
+                         obj(("status",), status=string(const="ok"),
+                             rate_limits=string(const="degraded"))),
                    503: ("The database does not answer.",
                          obj(("status",), status=string(const="unavailable")))})},
     "/api/v1/providers": {"get": operation(

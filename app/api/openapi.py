@@ -26,7 +26,8 @@ ERROR_DESCRIPTIONS = {
     413: "The JSON body is larger than 1 MB.",
     415: "The body is not application/json.",
     422: "A field is missing or invalid; `fields` maps each field to its problem.",
-    423: "Locked: too many failed logins (see Retry-After) or locked by an administrator.",
+    423: "Locked out after too many failed logins (with Retry-After), or locked by an "
+         "administrator (without Retry-After: it lasts until they unlock).",
     429: "Too many requests from this client.",
     503: "The database does not answer or is busy.",
 }
@@ -158,8 +159,8 @@ def _error_responses() -> dict:
         response = {"description": text, "content": {"application/json": {"schema": ref("Error")}}}
         if status == 423:
             response["headers"] = {"Retry-After": {
-                "description": "Seconds until a lockout ends (absent for an account locked by an "
-                               "administrator).", "schema": {"type": "integer"}}}
+                "description": "Seconds until a lockout after failed logins ends; absent for an "
+                               "account locked by an administrator.", "schema": {"type": "integer"}}}
         if status == 401:
             response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
         responses[f"E{status}"] = response

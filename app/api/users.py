@@ -88,7 +88,7 @@ def update_user(id):
         raise ValidationFailed({"email_verified": "Only true is accepted: it marks the address verified."})
     if target.id == actor.id and accounts.email_would_change(target, values.get("email")):
         # One's own address needs one's password here too, as on /users/me.
-        accounts.check_current_password(actor, values.get("current_password"))
+        accounts.verify_current_password(actor, values.get("current_password"))
     if "email" in values:
         _refuse_taken_email(values["email"], target)
     # One transaction: a refusal part-way (the last administrator, a taken email) leaves
@@ -193,13 +193,15 @@ OPENAPI_PATHS: dict = {
         "patch": operation(
             "Change a person", tag="users", operation_id="updateUser", parameters=[_USER_ID],
             description="Administrators only. Fields left out stay as they are; all change or "
-                        "none. Locking ends the person's sessions and revokes their tokens at "
-                        "once. 409 `last_administrator` when this would leave no unlocked "
-                        "administrator; 409 `taken` for an email in use. A new `email` is "
-                        "unverified (and the person's unused links end; the old address is "
-                        "told) unless `email_verified: true` is sent with it, which marks the "
-                        "address verified. Changing one's own address needs `current_password`, "
-                        "as on /users/me.",
+                        "none. Locking ends the person's sessions and revokes their tokens and "
+                        "API keys at once (unlocking does not bring the keys back); `locked: "
+                        "false` also ends a lockout after failed logins. 409 "
+                        "`last_administrator` when this would leave no unlocked administrator; "
+                        "409 `taken` for an email in use. A new `email` is unverified (and the "
+                        "person's unused links end; the old address is told) unless "
+                        "`email_verified: true` is sent with it, which marks the address "
+                        "verified. Changing one's own address needs `current_password`, as on "
+                        "/users/me.",
             request=obj((), role=_ROLE, first_name=string(), last_name=string(),
                         email=string(format="email"), locked={"type": "boolean"},
                         email_verified={"type": "boolean", "const": True},

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 
 from ..hookspecs import hookimpl
 from .models import AuditEvent
@@ -39,11 +39,21 @@ def _client(details: dict) -> str | None:
     return None
 
 
+def _via() -> str | None:
+    """"api_key <id>" when the request was made with a personal API key (app/api/auth.py
+    notes it): the trail then tells a key's doings from its person's."""
+    if has_request_context() and g.get("api_key_id") is not None:
+        return f"api_key {g.api_key_id}"
+    return None
+
+
 @hookimpl
 def keystead_event(event, actor, target, outcome, details):
     details = dict(details or {})
     client = _client(details)
     details.pop("client", None)
+    if via := _via():
+        details.setdefault("via", via)
     AuditEvent.create(
         event=str(event)[:32], outcome=str(outcome)[:10],
         actor_id=getattr(actor, "id", None), actor_name=getattr(actor, "username", None),

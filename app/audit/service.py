@@ -16,6 +16,10 @@ EVENTS = ("signup", "user_create", "login", "login_failed", "lockout", "logout",
           "password_reset", "role_change", "lock", "unlock", "user_update", "user_delete", "group_change",
           "api_key_create", "api_key_revoke", "totp_enable", "totp_disable", "totp_reset")
 CSV_COLUMNS = ("time", "event", "outcome", "actor", "target", "client", "details")
+# The query parameters of the audit log, in the API and on /admin/audit alike.
+FILTERS = ("person", "actor", "event", "since", "until")
+PAGING = ("page", "per_page")
+MAX_PER_PAGE = 200
 
 
 def parse_day(value: str | None, field: str, end: bool = False) -> datetime | None:

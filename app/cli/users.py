@@ -107,9 +107,11 @@ def users_set_role(username, role):
 @click.argument("username")
 @with_appcontext
 def users_lock(username):
-    """Lock a person: they cannot log in and their sessions and tokens end."""
+    """Lock a person: they cannot log in, their sessions and tokens end and their API keys
+    are revoked (unlocking does not bring the keys back)."""
     from ..accounts import set_locked
-    _change(username, lambda user: set_locked(user, True), "{0.username} is locked.")
+    _change(username, lambda user: set_locked(user, True),
+            "{0.username} is locked; their sessions, tokens and API keys have ended.")
 
 
 @users.command("unlock")
@@ -119,6 +121,40 @@ def users_unlock(username):
     """Unlock a person."""
     from ..accounts import set_locked
     _change(username, lambda user: set_locked(user, False), "{0.username} is unlocked.")
+
+
+@users.command("keys")
+@click.argument("username")
+@with_appcontext
+def users_keys(username):
+    """List a person's personal API keys (never the keys themselves)."""
+    from ..apikeys import list_api_keys
+    from ..models import iso
+    with db_session():
+        user = _user_arg(username)
+        keys = list_api_keys(user)
+        if not keys:
+            click.echo(f"{user.username} has no API keys.")
+            return
+        click.echo(f"{'id':>6}  {'name':30} {'created':20} last used")
+        for k in keys:
+            click.echo(f"{k.id:>6}  {k.name:30} {iso(k.created_at):20} {iso(k.last_used_at) or 'never'}")
+
+
+@users.command("revoke-key")
+@click.argument("username")
+@click.argument("key_id")
+@with_appcontext
+def users_revoke_key(username, key_id):
+    """Revoke one of a person's API keys (KEY_ID from `keystead users keys`)."""
+    from ..apikeys import revoke_api_key
+    with db_session():
+        user = _user_arg(username)
+        try:
+            record = revoke_api_key(user, key_id, actor=None)
+        except ServiceError as e:
+            fail(e)
+        click.echo(f"Revoked the API key {record.id} ({record.name}) of {user.username}.")
 
 
 @users.command("reset-link")

@@ -14,20 +14,25 @@ likely a mistake or an attack than what the person meant to store. Text claims a
 compatible with each other (HTML and Markdown are text), and `application/octet-stream`
 or an unknown extension claims nothing.
 
-HTML keeps only its text (scripts, styles and markup dropped, entities decoded);
-PDF text is extracted with pypdf. A PDF that pypdf cannot read, an encrypted one and
-one with no text (a scan) are refused with 422 and say why.
+HTML keeps only its text (scripts, styles and markup dropped, entities decoded; read
+in one pass by app/documents/html_text.py); PDF text is extracted with pypdf in a child
+process bounded in pages, characters, time and memory (app/documents/pdf_text.py). A PDF
+that pypdf cannot read, an encrypted one, one with no text (a scan) and one that takes
+too long are refused with 422, one with too many pages or too much text with 413; each
+refusal says why.
+
+All work on text is linear in its length: no regular expression here can try a character
+from more than a few starting points (see the comments at each).
 """
 from __future__ import annotations
 
-import io
 import logging
 import os
 import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
 
 from ..errors import ServiceError, ValidationFailed
+from . import html_text, pdf_text
 from .models import FILENAME_MAX, TITLE_MAX
 
 log = logging.getLogger("keystead")
@@ -153,8 +158,11 @@ _BINARY_MAGIC = (b"{\\rtf", b"%!PS-Adobe")
 _HTML_START = re.compile(
     r"^\s*(?:<!doctype\s+html|<(?:html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p)"
     r"(?=[\s>/])|<!--)", re.IGNORECASE)
+# Linear: a link's text stops at the next "[" and its target at the next "(", so no two
+# tries scan the same characters (else each "[" of "[[[[..." would scan to the end of
+# the line).
 _MARKDOWN_LINE = re.compile(r"^(?:#{1,6}\s+\S|```|\s{0,3}[-*+]\s+\S.*|\s{0,3}\d+\.\s+\S.*|>\s+\S)"
-                            r"|\[[^\]\n]+\]\([^)\s]+\)", re.MULTILINE)
+                            r"|\[[^\[\]\n]+\]\([^()\s]+\)", re.MULTILINE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
@@ -188,106 +196,76 @@ def _is_pdf(data: bytes) -> bool:
     return b"%PDF-" in data[:1024]
 
 
-# ---------------------------------------------------------------- HTML
-
-class _TextExtractor(HTMLParser):
-    """The visible text of an HTML document, with block elements on lines of their own,
-    and its <title>."""
-    SKIP = {"script", "style", "template", "noscript", "head", "svg", "math", "iframe", "object"}
-    BLOCK = {"p", "div", "br", "li", "ul", "ol", "tr", "table", "section", "article", "header",
-             "footer", "nav", "aside", "main", "h1", "h2", "h3", "h4", "h5", "h6", "pre",
-             "blockquote", "hr", "dt", "dd", "dl", "figure", "figcaption", "form", "address"}
-    VOID = {"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed", "source",
-            "track", "wbr", "param"}
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.title_parts: list[str] = []
-        self._skip = 0
-        self._in_title = False
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "title":
-            self._in_title = True
-        elif tag in self.SKIP and tag not in self.VOID:
-            self._skip += 1
-        if tag in self.BLOCK or tag in ("td", "th"):
-            self.parts.append("\n" if tag in self.BLOCK else " ")
-
-    def handle_startendtag(self, tag, attrs):
-        if tag in self.BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag):
-        if tag == "title":
-            self._in_title = False
-        elif tag in self.SKIP and self._skip:
-            self._skip -= 1
-        if tag in self.BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data):
-        if self._in_title:
-            self.title_parts.append(data)
-        elif not self._skip:
-            self.parts.append(data)
-
+# ---------------------------------------------------------------- HTML and PDF
 
 def html_to_text(markup: str) -> tuple[str, str | None]:
     """(text, title) of an HTML document."""
-    parser = _TextExtractor()
-    parser.feed(markup)
-    parser.close()
-    return _tidy("".join(parser.parts)), (_one_line("".join(parser.title_parts)) or None)
+    text, title = html_text.html_to_text(markup)
+    return _tidy(text), (_one_line(title) or None)
 
 
-# ---------------------------------------------------------------- PDF
+@dataclass(frozen=True)
+class PdfLimits:
+    """How much of a PDF is read: its pages, the characters of its text, and the seconds
+    the extraction may take (Documents.PdfMaxPages, Documents.MaxBytes,
+    Documents.PdfTimeLimit)."""
+    pages: int
+    chars: int
+    seconds: int
 
-def pdf_to_text(data: bytes, max_chars: int) -> tuple[str, str | None]:
-    """(text, title) of a PDF, or UnreadableDocument saying why not."""
-    from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
 
+def pdf_to_text(data: bytes, limits: PdfLimits) -> tuple[str, str | None]:
+    """(text, title) of a PDF, or the ServiceError that says why not: UnreadableDocument
+    (422) for a damaged, encrypted or image-only PDF or one that takes too long or too
+    much memory to read, DocumentTooLarge (413) for too many pages or too much text."""
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
-            # Many PDFs are "encrypted" with an empty user password only to set permissions.
-            try:
-                if not reader.decrypt(""):
-                    raise FileNotDecryptedError("needs a password")
-            except (FileNotDecryptedError, DependencyError, NotImplementedError):
-                raise UnreadableDocument("The PDF is encrypted with a password; upload an "
-                                         "unprotected copy. Nothing was stored.",
-                                         code="encrypted_pdf") from None
-        pages = []
-        length = 0
-        for page in reader.pages:
-            chunk = page.extract_text() or ""
-            pages.append(chunk)
-            length += len(chunk)
-            if length >= max_chars:
-                break
-        title = None
-        try:
-            meta = reader.metadata
-            title = _one_line(str(meta.title)) if meta and meta.title else None
-        except Exception:  # metadata is optional; a broken info dictionary must not matter
-            title = None
-    except UnreadableDocument:
-        raise
-    except (PdfReadError, Exception) as e:  # pypdf raises many kinds on damaged files
-        log.info("refused an unreadable PDF: %s: %s", type(e).__name__, e)
-        raise UnreadableDocument("The PDF is damaged and its text cannot be read. Nothing was "
-                                 "stored.", code="invalid_pdf") from None
-    text = _tidy("\n\n".join(pages))[:max_chars]
+        text, title = pdf_text.extract(data, max_pages=limits.pages, max_chars=limits.chars,
+                                       seconds=limits.seconds)
+    except pdf_text.PdfRefused as e:
+        raise _pdf_refusal(e, limits) from None
+    text = _tidy(text)
     if not text.strip():
         raise UnreadableDocument("The PDF has no text to extract (a scanned image?). Nothing "
                                  "was stored.", code="no_text")
-    return text, title
+    return text, (_one_line(title) or None) if title else None
+
+
+def _pdf_refusal(e: pdf_text.PdfRefused, limits: PdfLimits) -> ServiceError:
+    if e.reason == pdf_text.ENCRYPTED:
+        return UnreadableDocument("The PDF is encrypted with a password; upload an unprotected "
+                                  "copy. Nothing was stored.", code="encrypted_pdf")
+    if e.reason == pdf_text.TOO_MANY_PAGES:
+        return DocumentTooLarge(f"The PDF has {e.pages:,} pages; at most {limits.pages:,} are "
+                                f"accepted (Documents.PdfMaxPages). Nothing was stored.",
+                                code="too_many_pages")
+    if e.reason == pdf_text.TOO_MUCH_TEXT:
+        return DocumentTooLarge(f"The PDF holds more than {limits.chars:,} characters of text, "
+                                f"the most a document may hold (Documents.MaxBytes). Nothing "
+                                f"was stored.", code="too_much_text")
+    if e.reason == pdf_text.TOO_SLOW:
+        log.warning("refused a PDF whose text took longer than %ss to extract", limits.seconds)
+        seconds = f"{limits.seconds} second" + ("s" if limits.seconds != 1 else "")
+        return UnreadableDocument(f"Reading the text of this PDF took longer than the {seconds} "
+                                  f"allowed (Documents.PdfTimeLimit), so it was stopped. Nothing "
+                                  f"was stored.", code="pdf_too_complex")
+    if e.reason == pdf_text.TOO_BIG_IN_MEMORY:
+        log.warning("refused a PDF whose text needed too much memory: %s", e.detail)
+        return UnreadableDocument("Reading the text of this PDF needed more memory than "
+                                  "allowed, so it was stopped. Nothing was stored.",
+                                  code="pdf_too_complex")
+    log.info("refused an unreadable PDF: %s", e.detail)
+    return UnreadableDocument("The PDF is damaged and its text cannot be read. Nothing was "
+                              "stored.", code="invalid_pdf")
 
 
 # ---------------------------------------------------------------- the whole step
+
+# Each run of spaces is tried once, from its first character (the look-behind refuses a
+# start inside a run): `[ \t]+\n` alone would rescan the rest of a run from each of its
+# characters, quadratic in the run's length.
+_TRAILING_SPACE = re.compile(r"(?<![ \t\f\v])[ \t\f\v]+\n")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
 
 def _tidy(text: str) -> str:
     """Clean text for storage: no NULs, no highlight markers, no lone surrogates, no
@@ -295,8 +273,8 @@ def _tidy(text: str) -> str:
     text = text.replace("\x00", "").replace(MARK_START, "").replace(MARK_END, "")
     text = text.encode("utf-8", "replace").decode("utf-8")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = re.sub(r"[ \t\f\v]+\n", "\n", text)
-    text = re.sub(r"\n{3,}", "\n\n", text)
+    text = _TRAILING_SPACE.sub("\n", text)
+    text = _BLANK_LINES.sub("\n\n", text)
     return text.strip()
 
 
@@ -336,10 +314,13 @@ def _title_from_text(text: str) -> str | None:
     return None
 
 
-def ingest(data: bytes, *, max_bytes: int, filename: str | None = None,
-           declared_type: str | None = None, title: str | None = None) -> Ingested:
+def ingest(data: bytes, *, max_bytes: int, pdf_max_pages: int, pdf_seconds: int,
+           filename: str | None = None, declared_type: str | None = None,
+           title: str | None = None) -> Ingested:
     """Decide what `data` is and extract its text, or raise the ServiceError that says why
-    it cannot be stored. `filename` and `declared_type` are only what the client claims."""
+    it cannot be stored. `filename` and `declared_type` are only what the client claims.
+    The work is bounded: linear in the size of text, and for a PDF at most `pdf_max_pages`
+    pages, `max_bytes` characters and `pdf_seconds` seconds."""
     if len(data) > max_bytes:
         raise DocumentTooLarge(f"The document is larger than the {max_bytes:,} bytes allowed "
                                f"(Documents.MaxBytes). Nothing was stored.")
@@ -353,7 +334,8 @@ def ingest(data: bytes, *, max_bytes: int, filename: str | None = None,
 
     if _is_pdf(data):
         _refuse_mismatch(claims, "pdf")
-        text, doc_title = pdf_to_text(data, max_chars=max_bytes)
+        text, doc_title = pdf_to_text(data, PdfLimits(pages=pdf_max_pages, chars=max_bytes,
+                                                      seconds=pdf_seconds))
         content_type = PDF
     else:
         decoded = None if _looks_binary(data) else _decode_text(data)

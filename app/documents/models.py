@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
-from ..models import BaseModel, Group, User, utcnow
+from ..models import BaseModel, Group, NeverReusedId, User, utcnow
 
 TITLE_MAX = 300
 FILENAME_MAX = 255
@@ -15,6 +15,7 @@ class Document(BaseModel):
     """A person's document: its extracted text and what was uploaded. Deleting the owner
     deletes it (ON DELETE CASCADE, and peewee's recursive delete_instance finds the
     backref too)."""
+    id = NeverReusedId()
     owner = ForeignKeyField(User, backref="documents", on_delete="CASCADE")
     title = CharField(max_length=TITLE_MAX)
     filename = CharField(max_length=FILENAME_MAX, null=True)

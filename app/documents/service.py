@@ -17,7 +17,11 @@ SCOPES = ("own", "shared", "all")
 
 def max_bytes() -> int:
     """Documents.MaxBytes: the largest upload, in bytes (SPEC 3)."""
-    return current_app.extensions["keystead.settings"]["Documents.MaxBytes"]
+    return _settings()["Documents.MaxBytes"]
+
+
+def _settings():
+    return current_app.extensions["keystead.settings"]
 
 
 def _store(owner: User, ingested: Ingested) -> Document:
@@ -32,9 +36,13 @@ def _store(owner: User, ingested: Ingested) -> Document:
 def upload_document(owner: User, data: bytes, *, filename: str | None = None,
                     declared_type: str | None = None, title: str | None = None) -> Document:
     """Store an uploaded file (text, Markdown, HTML or PDF) as `owner`'s document, or raise
-    the ServiceError that says why not (nothing is stored then)."""
-    return _store(owner, ingest(data, max_bytes=max_bytes(), filename=filename,
-                                declared_type=declared_type, title=title))
+    the ServiceError that says why not (nothing is stored then). Reading a PDF is bounded
+    by Documents.PdfMaxPages and Documents.PdfTimeLimit."""
+    settings = _settings()
+    return _store(owner, ingest(data, max_bytes=settings["Documents.MaxBytes"],
+                                pdf_max_pages=settings["Documents.PdfMaxPages"],
+                                pdf_seconds=settings["Documents.PdfTimeLimit"],
+                                filename=filename, declared_type=declared_type, title=title))
 
 
 TEXT_TYPES = (TEXT, MARKDOWN, HTML)

@@ -8,6 +8,11 @@ m0001 and the other create-table migrations create tables from the current model
 (`create_tables(safe=True)`), so on a new database they already have every column. A
 later migration that adds a column to an existing table must therefore skip it when the
 column is there (check `db.get_columns(table)` first), or it would fail on new databases.
+
+A migration that rebuilds SQLite tables (drop and re-create: SQLite's only way to change a
+column or key) sets `REBUILDS_TABLES = True`: the runner turns foreign keys off around it,
+which SQLite allows only outside a transaction, so dropping the old table does not cascade
+to its children; the migration checks `PRAGMA foreign_key_check` before it ends.
 """
 from __future__ import annotations
 
@@ -61,13 +66,24 @@ def upgrade(db) -> int:
     migrator = _migrator(db)
     with db.connection_context():
         for version, name, module in available_migrations():
-            with _lock(db):
-                if isinstance(db, PostgresqlDatabase):
-                    db.execute_sql("SELECT pg_advisory_xact_lock(7263546)")
-                db.create_tables([SchemaVersion], safe=True)
-                if SchemaVersion.get_or_none(SchemaVersion.version == version):
-                    continue
-                module.apply(db, migrator)
-                SchemaVersion.create(version=version, name=name, applied_at=utcnow())
-                log.info("applied schema migration %04d %s", version, name)
+            rebuilds = getattr(module, "REBUILDS_TABLES", False) and isinstance(db, SqliteDatabase)
+            if rebuilds:
+                db.execute_sql("PRAGMA foreign_keys = OFF")
+            try:
+                _apply_once(db, migrator, version, name, module)
+            finally:
+                if rebuilds:
+                    db.execute_sql("PRAGMA foreign_keys = ON")
         return current_version(db)
+
+
+def _apply_once(db, migrator, version: int, name: str, module) -> None:
+    with _lock(db):
+        if isinstance(db, PostgresqlDatabase):
+            db.execute_sql("SELECT pg_advisory_xact_lock(7263546)")
+        db.create_tables([SchemaVersion], safe=True)
+        if SchemaVersion.get_or_none(SchemaVersion.version == version):
+            return
+        module.apply(db, migrator)
+        SchemaVersion.create(version=version, name=name, applied_at=utcnow())
+        log.info("applied schema migration %04d %s", version, name)

@@ -11,8 +11,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
+from ..devmode import development_admin, development_mode_user
 from ..errors import ProviderError
-from ..bootstrap import development_mode_user
 from .headers import SecurityHeaders
 from .session import KeysteadSessionInterface, check_session_age, load_session_user
 
@@ -46,10 +46,25 @@ class KeysteadRequest(Request):
     form_data_parser_class = LimitedFormDataParser
 
 
+class KeysteadLoginManager(LoginManager):
+    """Flask-Login's manager; in development mode without a usable Bootstrap administrator,
+    a page that needs a signed-in person answers 401 saying why, instead of a bare redirect
+    to the login page."""
+
+    def unauthorized(self):
+        problem = development_admin()[1]
+        if problem:
+            return render_template(
+                "error.html", status=401, title="Not signed in",
+                message=f"Development mode: {problem}, so requests without credentials are "
+                        "refused. Log in, or fix the account and reload."), 401
+        return super().unauthorized()
+
+
 def init_app(app: Flask) -> None:
     app.request_class = KeysteadRequest
     app.session_interface = KeysteadSessionInterface()
-    login_manager = LoginManager()
+    login_manager = KeysteadLoginManager()
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to see this page."
     login_manager.login_message_category = "info"
@@ -84,7 +99,9 @@ def init_app(app: Flask) -> None:
         from ..plugins import active_providers
         s = app.extensions["keystead.settings"]
         from ..accounts import self_registration_open
-        return {"development_mode": not s["Server.RequireAuthentication"],
+        development_mode = not s["Server.RequireAuthentication"]
+        return {"development_mode": development_mode,
+                "development_problem": development_admin()[1] if development_mode else None,
                 "active_providers": active_providers(),
                 "registration_open": self_registration_open,  # called only where shown
                 "has_endpoint": lambda name: name in app.view_functions}
@@ -97,7 +114,8 @@ def init_app(app: Flask) -> None:
 
 
 def _development_mode_user(request_):
-    """Flask-Login's request loader: the Bootstrap administrator in development mode."""
+    """Flask-Login's request loader: the Bootstrap administrator in development mode (never
+    a missing or locked one)."""
     return development_mode_user()
 
 
@@ -136,18 +154,14 @@ def _http_error(e: HTTPException):
 def _unexpected_error(e: Exception):
     from peewee import OperationalError
     if isinstance(e, OperationalError) and "locked" in str(e).lower():
-        # SQLite stayed busy past its timeout: say so and let the client retry.
+        # SQLite stayed busy past its timeout: say so and let the client retry (no
+        # Retry-After: that header is kept for the 429 of a rate limit and a lockout's 423).
         log.warning("database busy: %s", e)
         if _wants_json():
             from ..api.errors import error_response
-            resp = error_response(503, "unavailable", "The server is busy; try again shortly.")
-        else:
-            resp = (render_template("error.html", status=503, title="Busy",
-                                    message="The server is busy; try again shortly."), 503)
-        from flask import make_response
-        resp = make_response(resp)
-        resp.headers["Retry-After"] = "2"
-        return resp
+            return error_response(503, "unavailable", "The server is busy; try again shortly.")
+        return render_template("error.html", status=503, title="Busy",
+                               message="The server is busy; try again shortly."), 503
     log.exception("unexpected error on %s %s", request.method, request.path)
     if _wants_json():
         from ..api.errors import error_response

@@ -4,9 +4,10 @@ account. Password change and deletion ask for the password again first (WebSudoM
 so does changing the email address, which would otherwise let anyone holding a session
 redirect password-reset mail and take the account over.
 
-Also here (SPEC 9): two-factor authentication at /profile/two-factor (setting it up and
-turning it off ask for the password again too; turning it off also for a code), and
-personal API keys at /profile/api-keys."""
+Also here: two-factor authentication at /profile/two-factor (setting it up and turning it
+off ask for the password again too; turning it off also for a code), and personal API keys
+at /profile/api-keys (creating one asks for the password again even when WebSudoMode is
+off: a key outlives the session that made it)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
@@ -14,6 +15,7 @@ from flask_login import current_user, login_required
 
 from .. import accounts, apikeys, recovery, throttle, totp
 from ..errors import AccountLocked, Conflict, NotFound, ServiceError, ValidationFailed
+from ..ratelimits import send_retry_after
 from .forms import (ApiKeyForm, ChangePasswordForm, DeleteAccountForm, ProfileForm, SecondFactorForm, add_error,
                     show_service_error)
 from .session import ask_for_sudo, end_session, grant_sudo, start_session, sudo_active, sudo_required
@@ -52,11 +54,12 @@ def _profile_page(status: int = 200, *, profile_form=None, password_form=None, d
         "account/profile.html", user=user, groups=accounts.groups_of(user), may_edit=may_edit,
         can_change_password=_can_change_password(user), has_password=user.password_hash is not None,
         sudo_mode=current_app.extensions["keystead.settings"]["Password.WebSudoMode"],
-        sudo_active=sudo_active(), email_sudo_active=sudo_active(always=True), profile_form=profile_form, totp_enabled=totp.totp_enabled(user),
+        sudo_active=sudo_active(), email_sudo_active=sudo_active(always_ask=True), profile_form=profile_form,
+        totp_enabled=totp.totp_enabled(user),
         password_form=password_form or ChangePasswordForm(formdata=None),
         delete_form=delete_form or DeleteAccountForm(formdata=None),
         key_form=ApiKeyForm(formdata=None), keys=apikeys.list_api_keys(user),
-        max_keys=apikeys.MAX_KEYS_PER_USER), status)
+        max_keys=apikeys.MAX_KEYS_PER_USER, key_sudo_active=sudo_active(always_ask=True)), status)
 
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -74,7 +77,7 @@ def profile():
     email = (form.email.data or "").strip()
     if not email and user.email is None:
         email = None  # no address before, none now: leave it
-    if email is not None and accounts.email_would_change(user, email) and not sudo_active(always=True):
+    if email is not None and accounts.email_would_change(user, email) and not sudo_active(always_ask=True):
         # Always asked, WebSudoMode or not, an address before or not: the new address
         # receives the reset links.
         flash("Enter your password to change your email address, then make the change again.", "info")
@@ -107,21 +110,27 @@ def change_password():
         return _password_page(form, can_change, 200 if can_change or request.method == "GET" else 409)
     if not form.validate():
         return _password_page(form, can_change, 400)
+    revoke_keys = bool(form.revoke_api_keys.data)
     try:
-        updated = accounts.change_password(user, form.current_password.data, form.new_password.data)
+        updated = accounts.change_password(user, form.current_password.data, form.new_password.data,
+                                           revoke_api_keys=revoke_keys)
     except ServiceError as e:
         show_service_error(form, e, {"password": "new_password"})
-        return _password_page(form, can_change, e.status)
+        return send_retry_after(_password_page(form, can_change, e.status), getattr(e, "retry_after", None))
     # The change ended every session of the person (a new epoch); this one goes on, fresh.
     start_session(updated)
     grant_sudo()  # they have just proved their password
-    flash("Your password has been changed. Your other sessions have ended.", "success")
+    if revoke_keys:
+        keys = " Your API keys have been revoked."
+    else:
+        keys = " Your API keys still work." if apikeys.list_api_keys(updated) else ""
+    flash("Your password has been changed. Your other sessions have ended." + keys, "success")
     return redirect(url_for("account.profile"), SEE_OTHER)
 
 
 def _password_page(form, can_change: bool, status: int):
-    return make_response(render_template("account/password.html", form=form, can_change=can_change),
-                         status)
+    return make_response(render_template("account/password.html", form=form, can_change=can_change,
+                                         key_count=len(apikeys.list_api_keys(_user()))), status)
 
 
 @bp.route("/profile/delete", methods=["GET", "POST"])
@@ -139,7 +148,7 @@ def delete_account():
         accounts.delete_own_account(user, form.password.data)
     except ServiceError as e:
         show_service_error(form, e)
-        return _delete_page(form, has_password, e.status)
+        return send_retry_after(_delete_page(form, has_password, e.status), getattr(e, "retry_after", None))
     end_session()
     flash("Your account has been deleted.", "success")
     return redirect(url_for("auth.login"), SEE_OTHER)
@@ -163,6 +172,7 @@ def two_factor():
     enabled = totp.totp_enabled(user)
     return _page("account/two_factor.html", user=user, enabled=enabled,
                  codes_left=totp.recovery_codes_left(user) if enabled else 0,
+                 weak_codes=enabled and totp.has_weak_recovery_codes(user),
                  recovery_code_count=totp.RECOVERY_CODES,
                  setup_started=not enabled and totp.pending_secret(user) is not None,
                  sudo_active=sudo_active(), form=SecondFactorForm(formdata=None))
@@ -222,12 +232,10 @@ def two_factor_disable():
     if not form.validate():
         return _page("account/two_factor_disable.html", 400, form=form)
     try:
-        throttle.guarded(user.username, lambda: totp.disable(user, form.code.data))
+        throttle.guarded(user, lambda: totp.disable(user, form.code.data))
     except AccountLocked as e:
         form.form_errors.append(e.message)
-        response = _page("account/two_factor_disable.html", e.status, form=form)
-        response.headers["Retry-After"] = str(e.retry_after)
-        return response
+        return send_retry_after(_page("account/two_factor_disable.html", e.status, form=form), e.retry_after)
     except ValidationFailed as e:
         show_service_error(form, e)
         return _page("account/two_factor_disable.html", e.status, form=form)
@@ -242,11 +250,14 @@ def two_factor_disable():
 @bp.route("/profile/api-keys", methods=["GET", "POST"])
 @login_required
 def api_keys():
-    """List, create (the key is shown once, in the answer to the POST) and revoke keys."""
+    """List, create (the key is shown once, in the answer to the POST) and revoke keys.
+    Creating asks for web sudo whatever WebSudoMode says; /sudo then comes back here."""
     user = _user()
     form = ApiKeyForm()
     if request.method == "GET":
         return _api_keys_page(form)
+    if not sudo_active(always_ask=True):
+        return ask_for_sudo(url_for("account.api_keys"))
     if not form.validate():
         return _api_keys_page(form, 400)
     try:
@@ -259,14 +270,14 @@ def api_keys():
 
 def _api_keys_page(form: ApiKeyForm, status: int = 200):
     return _page("account/api_keys.html", status, key_form=form, keys=apikeys.list_api_keys(_user()),
-                 max_keys=apikeys.MAX_KEYS_PER_USER)
+                 max_keys=apikeys.MAX_KEYS_PER_USER, key_sudo_active=sudo_active(always_ask=True))
 
 
 @bp.route("/profile/api-keys/<int:key_id>/revoke", methods=["POST"])
 @login_required
 def revoke_api_key(key_id: int):
     try:
-        apikeys.revoke_api_key(_user(), key_id)  # someone else's key is "not found"
+        apikeys.revoke_api_key(_user(), key_id, actor=_user())  # someone else's key is "not found"
     except NotFound:
         abort(404)
     flash("The key has been revoked. Programs using it can no longer call the API.", "success")

@@ -1,5 +1,5 @@
 """Administration pages (SPEC 5): /admin/people (list, search, create, a person's page with
-role, details, lock, confirmation and reset links, delete) and /admin/groups.
+role, details, lock, confirmation and reset links, API keys, delete) and /admin/groups.
 
 Administrators only: anonymous visitors are sent to log in, everyone else gets 403. Views
 are thin: a form checks shape, a service function (app/accounts.py, app/groups.py,
@@ -9,6 +9,8 @@ names. Every change asks for the password again when Password.WebSudoMode is on
 each action answers a GET by returning to the page its form is on.
 """
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -22,7 +24,7 @@ except ImportError:  # pragma: no cover - older WTForms
     def SelectChoice(value, label):  # noqa: N802
         return (value, label)
 
-from .. import accounts, groups, recovery, totp
+from .. import accounts, apikeys, groups, recovery, throttle, totp
 from ..errors import Conflict, NotFound, ServiceError
 from ..links import LIFETIMES, pending_link
 from ..mail import mail_configured
@@ -196,7 +198,14 @@ def _person_page(user: User, status: int = 200, **forms):
         lifetimes={k: v // 3600 for k, v in LIFETIMES.items()}, is_me=user.id == _me().id,
         sudo_mode=current_app.extensions["keystead.settings"]["Password.WebSudoMode"],
         sudo_active=sudo_active(), errors=forms.get("errors", []),
-        two_factor=totp.totp_enabled(user)), status)
+        two_factor=totp.totp_enabled(user), lockout_until=_lockout_until(user),
+        keys=apikeys.list_api_keys(user)), status)
+
+
+def _lockout_until(user: User) -> datetime | None:
+    """When the person's lockout after failed logins ends, None when none is active."""
+    ends = throttle.lockout_ends_at(user)
+    return datetime.fromtimestamp(ends, timezone.utc) if ends else None
 
 
 def _has_local_password(user: User) -> bool:
@@ -242,7 +251,7 @@ def change_details(user_id):
     email = (form.email.data or "").strip()
     if not email and user.email is None:
         email = None  # no address before, none now
-    if user.id == _me().id and accounts.email_would_change(user, email) and not sudo_active(always=True):
+    if user.id == _me().id and accounts.email_would_change(user, email) and not sudo_active(always_ask=True):
         return ask_for_sudo()  # one's own address: the password, always (as on /profile)
     try:
         accounts.update_user_info(_me(), user, email=email, first_name=form.first_name.data or "",
@@ -272,15 +281,18 @@ def _set_locked(user_id: int, locked: bool):
         return _back_to("admin.person", user_id=user.id)
     if not ActionForm().validate():
         abort(400)
+    locked_out = not locked and bool(throttle.lockout_ends_at(user))  # for the message
     try:
         updated = accounts.set_locked(user, locked, actor=_me())
     except ServiceError as e:
         return _person_page(user, e.status, errors=[e.message])
     if locked:
-        flash(f"{updated.username} is locked: they cannot log in, and their sessions and tokens "
-              "have ended.", "success")
+        flash(f"{updated.username} is locked: they cannot log in, their sessions and tokens "
+              "have ended and their API keys are revoked.", "success")
         if updated.id == _me().id:
             return redirect(url_for("auth.login"), SEE_OTHER)
+    elif locked_out:
+        flash(f"{updated.username} is unlocked: the lockout after failed logins has ended.", "success")
     else:
         flash(f"{updated.username} is unlocked.", "success")
     return _back_to("admin.person", user_id=user.id)
@@ -298,6 +310,23 @@ def reset_two_factor(user_id):
     totp.reset_by_administrator(user, actor=_me())
     flash(f"Two-factor authentication of {user.username} is reset; they log in with their password "
           "alone until they set it up again.", "success")
+    return _back_to("admin.person", user_id=user.id)
+
+
+@bp.route("/people/<int:user_id>/api-keys/<int:key_id>/revoke", methods=["GET", "POST"])
+@sudo_required
+def revoke_api_key(user_id, key_id):
+    """Revoke one of a person's API keys (a leaked one, or a departing program's)."""
+    user = _person_or_404(user_id)
+    if request.method == "GET":
+        return _back_to("admin.person", user_id=user.id)
+    if not ActionForm().validate():
+        abort(400)
+    try:
+        record = apikeys.revoke_api_key(user, key_id, actor=_me())
+    except NotFound:
+        abort(404, f"{user.username} has no such API key. It may have been revoked already.")
+    flash(f"The API key “{record.name}” of {user.username} has been revoked.", "success")
     return _back_to("admin.person", user_id=user.id)
 
 

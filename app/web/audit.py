@@ -19,9 +19,16 @@ def _administrators_only():
         abort(403)
 
 
-def _filters():
+def _filters() -> dict:
+    """The filters given, by name; any other query parameter answers 400 (the page takes
+    the API's parameters and no others, and only these ever go back into a link)."""
+    unknown = sorted(set(request.args) - set(service.FILTERS + service.PAGING))
+    if unknown:
+        names = ", ".join(name[:40] for name in unknown[:5])
+        abort(400, f"Unknown parameter: {names}. The audit log takes only "
+                   f"{', '.join(service.FILTERS + service.PAGING)}.")
     args = request.args
-    return {k: (args.get(k) or "").strip()[:100] or None for k in ("person", "event", "since", "until")}
+    return {k: (args.get(k) or "").strip()[:100] or None for k in service.FILTERS}
 
 
 @bp.get("/audit")
@@ -29,22 +36,28 @@ def audit():
     filters = _filters()
     page = request.args.get("page", 1, type=int) or 1
     page = min(max(1, page), 10**6)  # an OFFSET beyond 64 bits would fail in the driver
+    per_page = request.args.get("per_page", PER_PAGE, type=int) or PER_PAGE
+    per_page = min(max(1, per_page), service.MAX_PER_PAGE)
     try:
-        rows, total = service.page_of(service.filtered(**filters), page, PER_PAGE)
+        rows, total = service.page_of(service.filtered(**filters), page, per_page)
         problems = {}
     except ValidationFailed as e:
         rows, total, problems = [], 0, e.fields
-    pages = max(1, -(-total // PER_PAGE))
+    pages = max(1, -(-total // per_page))
     chart = service.chart(service.daily_logins(30))
+    # Links are built from the known filters only, never from the raw query string.
+    link_args = {k: v for k, v in filters.items() if v}
+    paging_args = {**link_args, **({"per_page": per_page} if per_page != PER_PAGE else {})}
     return render_template("audit/audit.html", rows=rows, total=total, page=page, pages=pages,
-                           filters=filters, problems=problems, events=service.EVENTS, chart=chart,
+                           filters=filters, link_args=link_args, paging_args=paging_args,
+                           problems=problems, events=service.EVENTS, chart=chart,
                            as_json=service.event_json)
 
 
 @bp.get("/audit.csv")
 def audit_csv():
     try:
-        query = service.filtered(**_filters())
+        query = service.filtered(**_filters())  # page and per_page: the whole log regardless
     except ValidationFailed as e:
         abort(400, "; ".join(e.fields.values()))
     return Response(stream_with_context(service.csv_rows(query)), mimetype="text/csv",

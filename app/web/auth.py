@@ -7,6 +7,7 @@ ServiceError is shown beside the fields it names.
 """
 from __future__ import annotations
 
+import hmac
 import time
 
 from flask import (Blueprint, abort, current_app, flash, make_response, redirect, render_template, request,
@@ -20,6 +21,7 @@ from ..login import (SecondFactorRequired, WrongSecondFactor, client_address, co
                      log_in_with_password)
 from ..models import User
 from ..plugins import active_providers, hook, password_providers
+from ..ratelimits import send_retry_after
 from .forms import (EmailRequestForm, LoginForm, RegisterForm, SecondFactorForm, SetPasswordForm, SudoForm,
                     add_error, show_service_error)
 from .session import end_session, grant_sudo, safe_next, start_session
@@ -84,10 +86,7 @@ def login():
             return _login_page(form, e.status)
         except AccountLocked as e:
             form.form_errors.append(e.message)
-            response = _login_page(form, e.status)
-            if e.retry_after:
-                response.headers["Retry-After"] = str(e.retry_after)
-            return response
+            return send_retry_after(_login_page(form, e.status), e.retry_after)
         except EmailNotVerified as e:
             # Only the right password gets here, so saying so reveals nothing new.
             resend = EmailRequestForm(formdata=None)
@@ -105,8 +104,8 @@ def _await_second_factor(user: User, next_target: str) -> None:
     cleared first: like a login, nothing of the anonymous session (or an earlier login)
     is kept."""
     end_session()
-    session[PENDING_KEY] = {"user": user.id, "epoch": user.session_epoch, "at": int(time.time()),
-                            "next": next_target}
+    session[PENDING_KEY] = {"user": user.id, "key": user.uniquifier, "epoch": user.session_epoch,
+                            "at": int(time.time()), "next": next_target}
 
 
 def _pending_user() -> tuple[User | None, str | None]:
@@ -119,7 +118,8 @@ def _pending_user() -> tuple[User | None, str | None]:
     if not 0 <= time.time() - pending.get("at", 0) <= PENDING_SECONDS:
         return None, "That took too long. Log in again."
     user = User.get_or_none(User.id == pending.get("user"))
-    if user is None or user.locked or user.session_epoch != pending.get("epoch"):
+    if (user is None or user.locked or user.session_epoch != pending.get("epoch")
+            or not hmac.compare_digest(user.uniquifier.encode(), str(pending.get("key")).encode())):
         return None, "Log in again."
     return user, None
 
@@ -149,10 +149,7 @@ def second_factor():
         return _second_factor_page(form, WrongSecondFactor.status)
     except AccountLocked as e:
         form.form_errors.append(e.message)
-        response = _second_factor_page(form, e.status)
-        if e.retry_after:
-            response.headers["Retry-After"] = str(e.retry_after)
-        return response
+        return send_retry_after(_second_factor_page(form, e.status), e.retry_after)
     except AuthenticationFailed:  # deleted or locked since the password step
         session.pop(PENDING_KEY, None)
         flash("Log in again.", "info")
@@ -245,7 +242,8 @@ def request_reset():
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
 def reset_password(token):
     return _set_password_page(token, "reset", recovery.reset_password,
-                              "Your password has been changed. Log in with the new one.")
+                              "Your password has been changed, and every session and API key of your "
+                              "account has ended. Log in with the new one.")
 
 
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
@@ -296,12 +294,10 @@ def sudo():
             return _sudo_page(400, form=form, has_password=has_password)
         # Re-entry is a password guess like a login: the same lockout guards it.
         try:
-            throttle.guarded(user.username, lambda: _check_sudo_password(user, form.password.data))
+            throttle.guarded(user, lambda: _check_sudo_password(user, form.password.data))
         except AccountLocked as e:
             form.form_errors.append(e.message)
-            response = _sudo_page(e.status, form=form, has_password=has_password)
-            response.headers["Retry-After"] = str(e.retry_after)
-            return response
+            return send_retry_after(_sudo_page(e.status, form=form, has_password=has_password), e.retry_after)
         except ValidationFailed as e:
             form.password.errors = [e.fields["password"]]
             return _sudo_page(401, form=form, has_password=has_password)

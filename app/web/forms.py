@@ -57,6 +57,7 @@ class ChangePasswordForm(FlaskForm):
                                                              Length(max=LONG)])
     new_password_confirm = PasswordField("Repeat the new password", validators=[
         _required("Repeat the password."), EqualTo("new_password", message="The two passwords differ.")])
+    revoke_api_keys = BooleanField("Also revoke my API keys")
 
 
 class SudoForm(FlaskForm):

@@ -12,7 +12,10 @@ SECURITY_HEADERS = (
     ("Referrer-Policy", "no-referrer"),
 )
 HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-NO_STORE = (("Cache-Control", "no-store"), ("Vary", "Cookie, Authorization"))
+NO_STORE = ("Cache-Control", "no-store")
+# Answers depend on who asks: one Vary header naming both (merged with the app's own, such
+# as Flask's "Vary: Cookie", since two Vary headers are one too many for some caches).
+VARY = ("Cookie", "Authorization")
 
 
 class SecurityHeaders:
@@ -29,10 +32,26 @@ class SecurityHeaders:
 
         def start(status, headers, exc_info=None):
             present = {name.lower() for name, _ in headers}
-            out = [h for h in headers if static or h[0].lower() != "cache-control"]
+            if static:
+                out = list(headers)
+            else:
+                out = [h for h in headers if h[0].lower() not in ("cache-control", "vary")]
+                out.append(NO_STORE)
+                out.append(("Vary", merged_vary(headers)))
             out.extend(h for h in self.headers if h[0].lower() not in present)
-            if not static:
-                out.extend(NO_STORE)
             return start_response(status, out, exc_info)
 
         return self.wsgi_app(environ, start)
+
+
+def merged_vary(headers) -> str:
+    """One Vary value: the app's own names (from any number of Vary headers), then VARY's,
+    each once whatever its case."""
+    names = [n.strip() for name, value in headers if name.lower() == "vary"
+             for n in value.split(",") if n.strip()]
+    seen, out = set(), []
+    for n in [*names, *VARY]:
+        if n.lower() not in seen:
+            seen.add(n.lower())
+            out.append(n)
+    return ", ".join(out)

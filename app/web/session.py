@@ -1,8 +1,9 @@
-"""Browser sessions: Flask-Login with a per-user epoch, Lifetime and Inactivity limits,
-and web sudo (password re-entry) for sensitive actions."""
+"""Browser sessions: Flask-Login bound to the person's uniquifier and epoch, Lifetime and
+Inactivity limits, and web sudo (password re-entry) for sensitive actions."""
 from __future__ import annotations
 
 import functools
+import hmac
 import time
 from urllib.parse import urlsplit
 
@@ -45,13 +46,16 @@ def _settings():
 
 
 def load_session_user(session_id: str) -> User | None:
-    """Flask-Login's user_loader: "id:epoch" holds only while the epoch matches."""
+    """Flask-Login's user_loader: "id:epoch:uniquifier" holds only for the person with that
+    uniquifier (never another one, whatever became of the id) while the epoch matches."""
     try:
-        user_id, epoch = (int(part) for part in session_id.split(":"))
+        user_id, epoch, uniquifier = session_id.split(":")
+        user_id, epoch = int(user_id), int(epoch)
     except (ValueError, AttributeError):
         return None
     user = User.get_or_none(User.id == user_id)
-    if user is None or user.session_epoch != epoch or user.locked:
+    if (user is None or not hmac.compare_digest(user.uniquifier.encode(), uniquifier.encode())
+            or user.session_epoch != epoch or user.locked):
         return None
     return user
 
@@ -86,14 +90,15 @@ def check_session_age() -> None:
         session["seen_at"] = now
 
 
-def sudo_active(always: bool = False) -> bool:
+def sudo_active(*, always_ask: bool = False) -> bool:
     """Whether sensitive actions may go ahead without asking again. People with no password
     here (an outside provider's) prove themselves by a fresh login through that provider:
-    a login within WebSudoModeDuration counts as re-entry. WebSudoMode off skips asking,
-    except for actions that ask `always` (an address change: whoever holds a session could
-    otherwise redirect reset mail and take the account over)."""
+    a login within WebSudoModeDuration counts as re-entry. WebSudoMode=false skips the
+    question, except for actions that ask whatever the setting (`always_ask`): those that
+    hand out a credential (a stolen session could otherwise mint one that outlives it) and
+    an address change (the new address would receive the reset links)."""
     s = _settings()
-    if not s["Password.WebSudoMode"] and not always:
+    if not s["Password.WebSudoMode"] and not always_ask:
         return True
     if session.get(SUDO_KEY, 0) > time.time():
         return True
@@ -106,23 +111,23 @@ def grant_sudo() -> None:
     session[SUDO_KEY] = int(time.time()) + _settings()["Password.WebSudoModeDuration"]
 
 
-def ask_for_sudo():
-    """The redirect to /sudo, which comes back to this address after the password."""
-    return redirect(url_for("auth.sudo", next=request.full_path.rstrip("?")))
-
-
-def sudo_required(view=None, *, always: bool = False):
+def sudo_required(view=None, *, always_ask: bool = False):
     """Send the person to /sudo to re-enter their password (WebSudoMode), then back.
-    `@sudo_required(always=True)` asks even with WebSudoMode off."""
+    `@sudo_required(always_ask=True)` asks even with WebSudoMode off."""
     if view is None:
-        return functools.partial(sudo_required, always=always)
+        return functools.partial(sudo_required, always_ask=always_ask)
 
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
-        if not sudo_active(always):
+        if not sudo_active(always_ask=always_ask):
             return ask_for_sudo()
         return view(*args, **kwargs)
     return wrapped
+
+
+def ask_for_sudo(next_path: str | None = None):
+    """The redirect to /sudo, which comes back to `next_path` (default: this address) with a GET."""
+    return redirect(url_for("auth.sudo", next=next_path or request.full_path.rstrip("?")))
 
 
 def safe_next(target: str | None, default: str = "/profile") -> str:

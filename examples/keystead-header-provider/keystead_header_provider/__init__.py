@@ -5,8 +5,13 @@ header, as Posit Connect's "proxy" authentication does.
 A third-party Keystead provider, installed with pip and found through the entry point
 ``header`` in the ``keystead.providers`` group; it touches nothing in the core. Made
 active by configuration alone (``Authentication.Provider = ["password", "header"]``), it
-adds a "Log in with single sign-on" button leading to ``/auth/header/login``, which
-trusts the header only on requests that come straight from a trusted proxy address.
+adds a "Log in with single sign-on" button leading to ``/auth/header/login``.
+
+It trusts the user-name header only on requests that prove they come from the proxy: by
+a shared secret the proxy adds in its own header (compared in constant time), and/or by
+coming straight from an address listed as the proxy's. Neither is set by default, and
+then it trusts no request at all (and says so in the log): a header any client can send
+is no proof of anything.
 
 Its own settings are environment variables under ``KEYSTEAD_PLUGIN_HEADER_`` (the prefix
 Keystead leaves to plugins; see README.md):
@@ -14,12 +19,17 @@ Keystead leaves to plugins; see README.md):
 - ``KEYSTEAD_PLUGIN_HEADER_NAME``: the header with the user name (``X-Forwarded-User``)
 - ``KEYSTEAD_PLUGIN_HEADER_EMAIL``: a header with the email address (none)
 - ``KEYSTEAD_PLUGIN_HEADER_GROUPS``: a header with comma-separated group names (none)
+- ``KEYSTEAD_PLUGIN_HEADER_SECRET``: the shared secret the proxy sends, 32 characters or
+  more (none)
+- ``KEYSTEAD_PLUGIN_HEADER_SECRET_HEADER``: the header the proxy sends it in
+  (``X-Keystead-Proxy-Secret``)
 - ``KEYSTEAD_PLUGIN_HEADER_TRUSTED_PROXIES``: comma-separated addresses or networks the
-  proxy connects from (``127.0.0.1, ::1``)
+  proxy connects from (none)
 - ``KEYSTEAD_PLUGIN_HEADER_TITLE``: the login button's text (``Log in with single sign-on``)
 """
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import logging
 import os
@@ -36,9 +46,10 @@ NAME = "header"
 LOGIN_PATH = "/auth/header/login"
 ENV = "KEYSTEAD_PLUGIN_HEADER_"
 EXTENSION = "keystead_header_provider"
-DEFAULTS = {"NAME": "X-Forwarded-User", "EMAIL": "", "GROUPS": "", "TRUSTED_PROXIES": "127.0.0.1, ::1",
-            "TITLE": "Log in with single sign-on"}
+DEFAULTS = {"NAME": "X-Forwarded-User", "EMAIL": "", "GROUPS": "", "SECRET": "",
+            "SECRET_HEADER": "X-Keystead-Proxy-Secret", "TRUSTED_PROXIES": "", "TITLE": "Log in with single sign-on"}
 VALUE_MAX = 255
+SECRET_MIN = 32
 
 
 def setting(key: str, environ=None) -> str:
@@ -46,12 +57,22 @@ def setting(key: str, environ=None) -> str:
     return environ.get(ENV + key, DEFAULTS[key]).strip()
 
 
+def _header_name(key: str, environ) -> str:
+    name = setting(key, environ)
+    if not name or not all(c.isalnum() or c == "-" for c in name):
+        raise ProviderUnavailable(f'invalid setting {ENV}{key} = "{name}": allowed is a header name '
+                                  "such as X-Forwarded-User")
+    return name
+
+
 @dataclass(frozen=True)
 class HeaderConfig:
     header: str
     email_header: str | None
     groups_header: str | None
-    proxies: tuple  # of ipaddress networks
+    secret: bytes | None  # the proxy's shared secret, when one is set
+    secret_header: str
+    proxies: tuple  # of ipaddress networks; empty: any address (the secret decides)
 
     @classmethod
     def from_environment(cls, environ=None) -> "HeaderConfig":
@@ -65,17 +86,37 @@ class HeaderConfig:
                 raise ProviderUnavailable(
                     f'invalid setting {ENV}TRUSTED_PROXIES = "{raw}": allowed is a comma-separated list '
                     f'of addresses or networks such as "127.0.0.1, 10.0.0.0/8" ("{part}" is neither)') from None
-        if not proxies:
-            raise ProviderUnavailable(f"invalid setting {ENV}TRUSTED_PROXIES: name at least one address the "
-                                      "authenticating proxy connects from")
-        header = setting("NAME", environ)
-        if not header or not all(c.isalnum() or c == "-" for c in header):
-            raise ProviderUnavailable(f'invalid setting {ENV}NAME = "{header}": allowed is a header name '
-                                      'such as X-Forwarded-User')
-        return cls(header=header, email_header=setting("EMAIL", environ) or None,
-                   groups_header=setting("GROUPS", environ) or None, proxies=tuple(proxies))
+        secret = setting("SECRET", environ)
+        if secret and (len(secret) < SECRET_MIN or not secret.isascii() or not secret.isprintable()):
+            # Never shown: it is a secret.
+            raise ProviderUnavailable(f"invalid setting {ENV}SECRET: allowed is a random string of "
+                                      f"{SECRET_MIN} or more printable ASCII characters, such as the "
+                                      "output of: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        return cls(header=_header_name("NAME", environ),
+                   email_header=setting("EMAIL", environ) and _header_name("EMAIL", environ) or None,
+                   groups_header=setting("GROUPS", environ) and _header_name("GROUPS", environ) or None,
+                   secret=secret.encode() if secret else None,
+                   secret_header=_header_name("SECRET_HEADER", environ), proxies=tuple(proxies))
 
-    def trusts(self, address: str | None) -> bool:
+    @property
+    def trusts_nothing(self) -> bool:
+        return self.secret is None and not self.proxies
+
+    def refusal(self, peer: str | None, sent_secret: str | None) -> str | None:
+        """Why this request is not trusted to name the person (for the log), or None."""
+        if self.trusts_nothing:
+            return f"neither {ENV}SECRET nor {ENV}TRUSTED_PROXIES is set, so no request is trusted"
+        if self.proxies and not self._from_proxy(peer):
+            return f"request from {peer}, which is not a trusted proxy"
+        if self.secret is not None and not self._has_secret(sent_secret):
+            return f"request from {peer} without the proxy's shared secret in {self.secret_header}"
+        return None
+
+    def _has_secret(self, sent: str | None) -> bool:
+        # Header values arrive as latin-1 text; compared as bytes, in constant time.
+        return sent is not None and hmac.compare_digest(sent.encode("latin-1", "replace"), self.secret)
+
+    def _from_proxy(self, address: str | None) -> bool:
         try:
             ip = ipaddress.ip_address(address or "")
         except ValueError:
@@ -97,7 +138,14 @@ def keystead_provider_info():
 def keystead_startup(app, settings):
     """Read the configuration when the provider is active; a wrong value refuses start-up."""
     if NAME in settings.providers:
-        app.extensions[EXTENSION] = HeaderConfig.from_environment()
+        config = app.extensions[EXTENSION] = HeaderConfig.from_environment()
+        if config.trusts_nothing:
+            log.warning("header provider: neither %sSECRET nor %sTRUSTED_PROXIES is set, so it trusts "
+                        "no request and every sign-in through it is refused", ENV, ENV)
+        elif config.secret is None:
+            log.warning("header provider: no %sSECRET is set; it trusts any request from %s, so the proxy "
+                        "there must remove %s from every request it receives", ENV,
+                        ", ".join(map(str, config.proxies)), config.header)
 
 
 @hookimpl
@@ -125,10 +173,9 @@ def login():
     config = current_app.extensions.get(EXTENSION)
     if config is None:
         abort(404)  # installed, not active
-    peer = peer_address()
-    if not config.trusts(peer):
-        return _refused(403, f"request from {peer}, which is not a trusted proxy",
-                        "Single sign-on works only through the sign-on proxy.")
+    reason = config.refusal(peer_address(), request.headers.get(config.secret_header))
+    if reason:
+        return _refused(403, reason, "Single sign-on works only through the sign-on proxy.")
     username = _value(request.headers.get(config.header))
     if username is None:
         return _refused(401, f"the proxy sent no usable {config.header} header",
