@@ -57,7 +57,7 @@ class Outbox:
     def _start(self, job, args, not_before: float) -> None:
         with self._lock:
             self._queue.put((job, args, not_before))
-            if self._worker is None:
+            if self._worker is None or not self._worker.is_alive():  # (a fork keeps no threads)
                 self._worker = threading.Thread(target=self._work, daemon=True, name="keystead-outbox")
                 self._worker.start()
 
