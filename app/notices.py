@@ -120,8 +120,8 @@ def _after_answer(notice: tuple) -> None:
 
 def _mail_notice(kind: str, to: str, user: User, facts: dict) -> None:
     from .mail import send_mail
-    context = {"user": user, "kind": kind, "public_url": current_app.extensions["keystead.settings"]["Server.PublicURL"],
-               **facts}
+    public_url = current_app.extensions["keystead.settings"]["Server.PublicURL"]
+    context = {"user": user, "kind": kind, "public_url": public_url, **facts}
     text = render_template("email/notice.txt", **context)
     html = render_template("email/notice.html", **context)
     if not send_mail(to, f"Keystead: {SUBJECTS[kind]}", text, html):

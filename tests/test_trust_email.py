@@ -161,8 +161,8 @@ def test_item4_a_reset_link_spent_after_switching_address_does_not_verify_the_ne
     link = box.link_to("mallory@example.com", "/reset-password/")
     r = patch_me(client, token, email="victim@example.com", current_password=STRONG_PASSWORD)
     assert r.status_code == 200 and r.get_json()["email_verified"] is False
-    e = assert_error(client.post(f"{API}/auth/reset-password", json={"token": token_of(link), "new_password": NEW_PASSWORD}),
-                     400, "invalid_link")
+    spend = {"token": token_of(link), "new_password": NEW_PASSWORD}
+    e = assert_error(client.post(f"{API}/auth/reset-password", json=spend), 400, "invalid_link")
     assert "token" in e["fields"]
     assert fetch(mail_app, "mallory").email_verified is False
 
@@ -206,8 +206,8 @@ def test_item4_links_sent_to_the_old_address_die_when_it_changes(mail_app):
     assert patch_me(client, token, email="ada2@example.com", current_password=STRONG_PASSWORD).status_code == 200
     verify = box.link_to("ada2@example.com", "/verify-email/")
     assert patch_me(client, token, email="ada@example.com", current_password=STRONG_PASSWORD).status_code == 200
-    assert_error(client.post(f"{API}/auth/reset-password", json={"token": token_of(reset), "new_password": NEW_PASSWORD}),
-                 400, "invalid_link")
+    spend = {"token": token_of(reset), "new_password": NEW_PASSWORD}
+    assert_error(client.post(f"{API}/auth/reset-password", json=spend), 400, "invalid_link")
     assert_error(client.post(f"{API}/auth/verify-email", json={"token": token_of(verify)}), 400, "invalid_link")
     assert client.get(urlsplit(reset).path).status_code == 400  # the browser page too
     assert fetch(mail_app, "ada").email_verified is False
@@ -219,7 +219,8 @@ def test_item4_an_administrator_change_is_unverified_unless_they_vouch_for_it(cl
     ada = users.create("ada", email="ada@example.com")[0]
     r = client.patch(f"{API}/users/{ada.id}", headers=admin_h, json={"email": "ada2@example.com"})
     assert r.status_code == 200 and r.get_json()["email_verified"] is False
-    r = client.patch(f"{API}/users/{ada.id}", headers=admin_h, json={"email": "ada3@example.com", "email_verified": True})
+    r = client.patch(f"{API}/users/{ada.id}", headers=admin_h,
+                     json={"email": "ada3@example.com", "email_verified": True})
     assert r.status_code == 200 and r.get_json()["email_verified"] is True
     e = assert_error(client.patch(f"{API}/users/{ada.id}", headers=admin_h, json={"email_verified": False}), 422)
     assert set(e["fields"]) == {"email_verified"}
@@ -255,7 +256,8 @@ def test_item5_password_change_and_reset_are_told(mail_app):
     client.post(f"{API}/auth/request-password-reset", json={"email": "ada@example.com"})
     mails_to(box, "ada@example.com", 2)
     link = box.link_to("ada@example.com", "/reset-password/")
-    r = client.post(f"{API}/auth/reset-password", json={"token": token_of(link), "new_password": "yet-another-passphrase-3"})
+    r = client.post(f"{API}/auth/reset-password",
+                    json={"token": token_of(link), "new_password": "yet-another-passphrase-3"})
     assert r.status_code == 200
     mails_to(box, "ada@example.com", 3)
     assert subjects(box, "ada@example.com")[-1] == "Keystead: Your password was reset"

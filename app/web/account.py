@@ -16,7 +16,7 @@ from flask_login import current_user, login_required
 from .. import accounts, apikeys, recovery, throttle, totp
 from ..errors import AccountLocked, Conflict, NotFound, ServiceError, ValidationFailed
 from ..ratelimits import send_retry_after
-from .forms import (ApiKeyForm, ChangePasswordForm, DeleteAccountForm, ProfileForm, SecondFactorForm, add_error,
+from .forms import (ApiKeyForm, ChangePasswordForm, DeleteAccountForm, ProfileForm, SecondFactorForm,
                     show_service_error)
 from .session import ask_for_sudo, end_session, grant_sudo, start_session, sudo_active, sudo_required
 
