@@ -72,6 +72,9 @@ def build_app(test_config, instance_path, plugins) -> Flask:
         raise ConfigError(f"invalid setting Server.DatabaseURL: the database cannot be opened "
                           f"or upgraded: {e}") from None
 
+    from .outbox import Outbox
+    app.extensions["keystead.outbox"] = Outbox(app)
+
     pm = make_plugin_manager(plugins)
     app.extensions["keystead"] = pm
     app.extensions["keystead.providers"] = start_providers(app, pm, settings)

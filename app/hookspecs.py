@@ -94,8 +94,9 @@ def keystead_event(event, actor, target, outcome, details):
 
     ``event`` is one of signup, user_create, login, login_failed, lockout, logout, password_change,
     password_reset, role_change, lock, unlock, user_delete, user_update, group_change,
-    api_key_create, api_key_revoke, totp_enable, totp_disable, totp_reset (plugins may
-    add their own);
+    api_key_create, api_key_revoke, totp_enable, totp_disable, totp_reset, email_change
+    (details: old_email, new_email), notice_not_mailed (details: notice, reason) (plugins
+    may add their own);
     ``actor`` and ``target`` are User objects or None; ``outcome`` is "success" or
     "failure"; ``details`` is a dict of non-secret facts (the client address, the provider,
     the submitted username of a failed login). Called within the request, in the same

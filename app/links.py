@@ -3,10 +3,13 @@ made without a password (7 days) and password reset (1 hour).
 
 The URL carries a signed id; the OneTimeLink row makes it single-use (an atomic consume)
 and binds it to the password hash it was made under, so a password change spends it, and
-to its person's uniquifier, so it never opens anyone else's account.
+to its person's uniquifier, so it never opens anyone else's account, and to the address
+it was sent to, so a link stops working once the person's address is another: following
+it can only ever prove the address it went to.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import time
@@ -35,6 +38,11 @@ def _serializer(purpose: str) -> URLSafeSerializer:
     return URLSafeSerializer(current_app.extensions["keystead.secret_key"], salt=f"keystead.link.{purpose}")
 
 
+def address_fingerprint(email_key: str | None) -> str:
+    """A short digest of a normalised address (or of none), to bind a link to it."""
+    return hashlib.sha256(("address:" + (email_key or "-")).encode()).hexdigest()[:32]
+
+
 def make_link_token(user: User, purpose: str) -> str:
     """A new single-use token for `purpose`; earlier unused links of the same purpose end."""
     link_id = secrets.token_urlsafe(24)
@@ -44,7 +52,8 @@ def make_link_token(user: User, purpose: str) -> str:
             & OneTimeLink.used_at.is_null()).execute()
         OneTimeLink.create(id=link_id, user=user.id, user_key=user.uniquifier, purpose=purpose,
                            expires_at=int(time.time()) + LIFETIMES[purpose],
-                           password_fingerprint=passwords.fingerprint(user.password_hash))
+                           password_fingerprint=passwords.fingerprint(user.password_hash),
+                           email_fingerprint=address_fingerprint(user.email_key))
     return _serializer(purpose).dumps(link_id)
 
 
@@ -65,7 +74,8 @@ def pending_link(user: User, purpose: str) -> tuple[str, int] | None:
            .where((OneTimeLink.user == user.id) & (OneTimeLink.user_key == user.uniquifier)
                   & (OneTimeLink.purpose == purpose) & OneTimeLink.used_at.is_null()
                   & (OneTimeLink.expires_at > int(time.time()))
-                  & (OneTimeLink.password_fingerprint == passwords.fingerprint(user.password_hash)))
+                  & (OneTimeLink.password_fingerprint == passwords.fingerprint(user.password_hash))
+                  & (OneTimeLink.email_fingerprint == address_fingerprint(user.email_key)))
            .order_by(OneTimeLink.created_at.desc()).first())
     if row is None:
         return None
@@ -86,7 +96,8 @@ def _valid_row(token, purpose: str) -> tuple[OneTimeLink, User]:
     if row is None or row.used_at is not None or row.expires_at <= time.time():
         raise InvalidLink()
     user = User.get_or_none((User.id == row.user_id) & (User.uniquifier == row.user_key))
-    if user is None or row.password_fingerprint != passwords.fingerprint(user.password_hash):
+    if (user is None or row.password_fingerprint != passwords.fingerprint(user.password_hash)
+            or not hmac.compare_digest(row.email_fingerprint or "", address_fingerprint(user.email_key))):
         raise InvalidLink()
     return row, user
 
@@ -94,6 +105,13 @@ def _valid_row(token, purpose: str) -> tuple[OneTimeLink, User]:
 def peek_link(token, purpose: str) -> User:
     """The user of a valid, unused link, without spending it (to show the page)."""
     return _valid_row(token, purpose)[1]
+
+
+def end_links(user: User) -> None:
+    """Spend every unused link of the person (their address changed: links sent to the old
+    one must not come back to life should the address ever be the old one again)."""
+    OneTimeLink.update(used_at=utcnow()).where(
+        (OneTimeLink.user == user.id) & OneTimeLink.used_at.is_null()).execute()
 
 
 def consume_link(token, purpose: str) -> User:

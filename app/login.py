@@ -99,9 +99,9 @@ def log_in_with_password(login, password, otp=None) -> User:
         raise AuthenticationFailed()
     if user.locked:
         raise AccountLocked()
-    if (not user.email_verified and user.provider == "password"
+    if (not user.email_ever_verified and user.provider == "password"
             and settings()["Password.RequireEmailVerification"]):
-        raise EmailNotVerified()
+        raise EmailNotVerified()  # the first address is not verified yet
     if totp_enabled(user):
         if otp is None or otp == "":
             raise SecondFactorRequired(user)

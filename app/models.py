@@ -72,7 +72,11 @@ class User(BaseModel):
     password_hash = CharField(max_length=100, null=True)  # None: no password set (yet)
     role = CharField(max_length=20, default="viewer", index=True)
     locked = BooleanField(default=False)
-    email_verified = BooleanField(default=False)
+    email_verified = BooleanField(default=False)  # the current address answered a link sent to it
+    # Whether any address of this person was ever verified (or vouched for by an
+    # administrator): until then RequireEmailVerification keeps them from logging in; a
+    # later address not yet verified never does.
+    email_ever_verified = BooleanField(default=False)
     provider = CharField(max_length=64, default="password")
     # Bumped to end every browser session of this person (logout, password change, lock...).
     session_epoch = IntegerField(default=0)
@@ -157,6 +161,8 @@ class OneTimeLink(BaseModel):
     used_at = DateTimeField(null=True)
     # A digest of the password hash when the link was made: a changed password spends it.
     password_fingerprint = CharField(max_length=64)
+    # A digest of the normalised address it was sent to: another address kills it.
+    email_fingerprint = CharField(max_length=64, default="")
     created_at = DateTimeField(default=utcnow)
 
 

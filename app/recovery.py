@@ -3,7 +3,6 @@ single-use links (app/links.py), shared by the browser pages, the API and the CL
 from __future__ import annotations
 
 import logging
-import threading
 
 from flask import current_app
 
@@ -12,6 +11,7 @@ from .errors import Conflict
 from .links import consume_link, make_link, peek_link
 from .mail import mail_configured, send_link_mail
 from .models import User, database
+from .outbox import outbox
 
 log = logging.getLogger("keystead")
 
@@ -58,50 +58,51 @@ def create_person(username, email, password=None, *, first_name="", last_name=""
 
 def request_password_reset(email) -> None:
     """Mail a reset link if `email` belongs to a person who can reset here; say nothing
-    either way. The mail goes out from a background thread, so the answer takes the same
-    time whether or not the address is known."""
-    if not isinstance(email, str) or not email.strip() or len(email) > 320:
-        return
-    user = User.get_or_none(User.email_key == normalise(email.strip()))
+    either way. Only the shape of `email` is checked before answering: the look-up, the
+    link and the mail happen after the answer (app/outbox.py), so the answer takes the
+    same time whether or not the address is known."""
+    if _plausible_address(email):
+        outbox().put(_mail_reset_link, email.strip())
+
+
+def _mail_reset_link(email: str) -> None:
+    user = User.get_or_none(User.email_key == normalise(email))
     if user is None or user.locked:
         return
     try:
         require_password_provider(user)
     except Conflict:
         return
-    url = make_link(user, "reset")
-    _in_background(send_link_mail, user, "reset", url)
+    send_link_mail(user, "reset", make_link(user, "reset"))
 
 
 def request_verification_email(email) -> None:
-    """Mail a fresh verification link if `email` belongs to a person who still has to
-    verify it; say nothing either way (the mail goes out in the background, as above)."""
-    if not isinstance(email, str) or not email.strip() or len(email) > 320:
+    """Mail a fresh verification link if `email` belongs to a person whose address is not
+    verified yet; say nothing either way (the work happens after the answer, as above)."""
+    if _plausible_address(email):
+        outbox().put(_mail_verification_link, email.strip())
+
+
+def _mail_verification_link(email: str) -> None:
+    user = User.get_or_none(User.email_key == normalise(email))
+    if user is None or user.locked or user.email_verified:
         return
-    user = User.get_or_none(User.email_key == normalise(email.strip()))
-    if user is None or user.locked or not verification_required(user):
-        return
-    url = make_link(user, "verify")
-    _in_background(send_link_mail, user, "verify", url)
+    send_link_mail(user, "verify", make_link(user, "verify"))
 
 
-def _in_background(fn, *args):
-    app = current_app._get_current_object()
+def _plausible_address(email) -> bool:
+    return isinstance(email, str) and bool(email.strip()) and len(email) <= 320
 
-    def run():
-        with app.app_context():
-            try:
-                fn(*args)
-            except Exception:  # a background failure is logged, never lost silently
-                log.exception("background mail failed")
-    threading.Thread(target=run, daemon=True, name="keystead-mail").start()
+
+def _mark_verified(user: User) -> None:
+    User.update(email_verified=True, email_ever_verified=True).where(User.id == user.id).execute()
 
 
 def verify_email(token) -> User:
     """Spend a verification link and mark the address verified."""
     with database.atomic():
-        user = consume_link(token, "verify")
-        User.update(email_verified=True).where(User.id == user.id).execute()
+        user = consume_link(token, "verify")  # only while the address is the one it went to
+        _mark_verified(user)
     return User.get_by_id(user.id)
 
 
@@ -112,8 +113,9 @@ def reset_password(token, new_password) -> User:
     with database.atomic():
         user = consume_link(token, "reset")
         user = set_password(user, new_password, event="password_reset", revoke_api_keys=True)
-        # Following a mailed link proves the address.
-        User.update(email_verified=True).where(User.id == user.id).execute()
+        # Following a link proves the address it was sent to, which is still the person's
+        # (a link sent to another address no longer works).
+        _mark_verified(user)
     return User.get_by_id(user.id)
 
 
@@ -121,8 +123,8 @@ def confirm_account(token, new_password) -> User:
     """Spend a confirmation link: the person sets their first password."""
     with database.atomic():
         user = consume_link(token, "confirm")
-        user = set_password(user, new_password, event="password_reset")
-        User.update(email_verified=True).where(User.id == user.id).execute()
+        user = set_password(user, new_password, event="password_reset", details={"via": "confirmation"})
+        _mark_verified(user)
     return User.get_by_id(user.id)
 
 
@@ -132,5 +134,8 @@ def link_user(token, purpose: str) -> User:
 
 
 def verification_required(user: User) -> bool:
-    return (settings()["Password.RequireEmailVerification"] and not user.email_verified
+    """Whether the person must verify an address before they can log in: with
+    RequireEmailVerification, a self-registered account until its first address answers
+    (a later address not yet verified never blocks a login)."""
+    return (settings()["Password.RequireEmailVerification"] and not user.email_ever_verified
             and user.provider == "password")

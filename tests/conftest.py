@@ -237,3 +237,9 @@ def wait_for(predicate, timeout: float = 5.0):
             return True
         time.sleep(0.02)
     return predicate()
+
+
+def outbox_idle(app, timeout: float = 10.0) -> bool:
+    """Wait until the app has done the work it queued to do after answering (links and
+    mail, app/outbox.py), so "no mail was sent" can be asserted."""
+    return app.extensions["keystead.outbox"].join(timeout)

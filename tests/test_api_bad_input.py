@@ -21,7 +21,7 @@ ENDPOINTS = [
     ("POST", "/auth/resend-verification", ("email",), False),
     ("POST", "/auth/request-password-reset", ("email",), False),
     ("POST", "/auth/reset-password", ("token", "new_password"), False),
-    ("PATCH", "/users/me", ("email", "first_name", "last_name"), True),
+    ("PATCH", "/users/me", ("email", "first_name", "last_name", "current_password"), True),
     ("POST", "/users/me/password", ("current_password", "new_password"), True),
     ("DELETE", "/users/me", ("password",), True),
 ]

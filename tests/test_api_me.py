@@ -43,7 +43,8 @@ def test_get_me_shows_the_account_with_its_groups(app, client, ada, token):
 
 def test_patch_me_changes_names_and_email(app, client, ada, token):
     r = client.patch(f"{API}/users/me", headers=bearer(token),
-                     json={"first_name": "Augusta", "email": "augusta@example.com"})
+                     json={"first_name": "Augusta", "email": "augusta@example.com",
+                           "current_password": STRONG_PASSWORD})
     assert r.status_code == 200
     body = r.get_json()
     assert body["first_name"] == "Augusta" and body["last_name"] == "Lovelace"
@@ -65,10 +66,11 @@ def test_patch_me_ignores_role_locked_and_everything_else(client, ada, token):
 def test_patch_me_refuses_bad_values_with_a_field_map(client, users, ada, token):
     users.create("bob", email="bob@example.com")
     e = assert_error(client.patch(f"{API}/users/me", headers=bearer(token),
-                                  json={"email": "nope", "first_name": "x" * 101}), 422)
+                                  json={"email": "nope", "first_name": "x" * 101,
+                                        "current_password": STRONG_PASSWORD}), 422)
     assert set(e["fields"]) == {"email", "first_name"}
     e = assert_error(client.patch(f"{API}/users/me", headers=bearer(token),
-                                  json={"email": "BOB@example.com"}), 422)
+                                  json={"email": "BOB@example.com", "current_password": STRONG_PASSWORD}), 422)
     assert set(e["fields"]) == {"email"}
     e = assert_error(client.patch(f"{API}/users/me", headers=bearer(token), json={"last_name": "a\nb"}), 422)
     assert set(e["fields"]) == {"last_name"}

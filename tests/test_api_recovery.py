@@ -2,7 +2,6 @@
 loopback: the tests follow the links in the mails they receive (SPEC 4 and 6)."""
 from __future__ import annotations
 
-import threading
 import time
 from urllib.parse import urlsplit
 
@@ -11,14 +10,9 @@ from werkzeug.exceptions import HTTPException
 
 from api_support import API, assert_error, bearer, in_db, login, me_status, refresh, users_of
 from app.models import OneTimeLink, User
-from conftest import STRONG_PASSWORD, wait_for
+from conftest import STRONG_PASSWORD, outbox_idle, wait_for
 
 NEW_PASSWORD = "a-brand-new-passphrase-7"
-
-
-def mail_threads_done() -> bool:
-    """Wait until background mail threads have finished (so "no mail" can be asserted)."""
-    return wait_for(lambda: not any(t.name == "keystead-mail" and t.is_alive() for t in threading.enumerate()))
 
 
 def mailed_link(box, address: str, path_part: str, count: int = 1) -> str:
@@ -110,7 +104,7 @@ def test_resend_verification_answers_the_same_for_any_address(verify_app):
     assert known.get_data() == unknown.get_data() == verified.get_data()
     new_url = mailed_link(box, "grace@example.com", "/verify-email/", count=2)
     assert new_url != first_url
-    assert mail_threads_done()
+    assert outbox_idle(verify_app)
     assert box.to("nobody@example.com") == [] and box.to("first@example.com") == []
     # The new link replaces the old one.
     assert_error(client.post(f"{API}/auth/verify-email", json={"token": token_of(first_url)}), 400)
@@ -123,7 +117,8 @@ def test_changing_the_email_asks_for_verification_again(verify_app):
     client, box = verify_app.test_client(), verify_app.mailbox
     users_of(verify_app).create("ada", email="ada@example.com")
     token = login(client, "ada")["access_token"]
-    r = client.patch(f"{API}/users/me", headers=bearer(token), json={"email": "ada2@example.com"})
+    r = client.patch(f"{API}/users/me", headers=bearer(token),
+                     json={"email": "ada2@example.com", "current_password": STRONG_PASSWORD})
     assert r.status_code == 200
     assert r.get_json()["email_verified"] is False and r.get_json()["verification_email_sent"] is True
     url = mailed_link(box, "ada2@example.com", "/verify-email/")
@@ -145,7 +140,7 @@ def test_reset_request_answers_the_same_whether_or_not_the_email_exists(mail_app
         return {k: v for k, v in h if k != "Date" and not k.startswith("X-RateLimit")}
     assert same(known.headers) == same(unknown.headers)
     mailed_link(box, "ada@example.com", "/reset-password/")
-    assert mail_threads_done()
+    assert outbox_idle(mail_app)
     assert box.to("eve@example.com") == []
     assert len(box.messages) == 1
 
@@ -213,7 +208,7 @@ def test_no_reset_mail_for_a_locked_account(mail_app):
     in_db(mail_app, lambda: set_locked(ada, True))
     client, box = mail_app.test_client(), mail_app.mailbox
     assert client.post(f"{API}/auth/request-password-reset", json={"email": "ada@example.com"}).status_code == 202
-    assert mail_threads_done()
+    assert outbox_idle(mail_app)
     assert box.to("ada@example.com") == []
 
 
@@ -237,7 +232,7 @@ def test_without_email_host_nothing_is_sent_and_links_stay_for_administrators(ma
     r = sign_up(client)
     assert r.status_code == 201 and r.get_json()["verification_email_sent"] is False
     assert client.post(f"{API}/auth/request-password-reset", json={"email": "ada@example.com"}).status_code == 202
-    assert mail_threads_done()
+    assert outbox_idle(app)
     assert box.messages == []
     purposes = in_db(app, lambda: sorted(r.purpose for r in OneTimeLink.select()))
     assert purposes == ["reset", "verify"]

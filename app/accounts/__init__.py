@@ -15,6 +15,7 @@ from ..models import ROLES, User, database, utcnow
 from ..plugins import hook
 from .queries import (administrator_count, find_user_by_login, get_user, groups_of,  # noqa: F401
                       search_users, user_count)
+from .reentry import PasswordRequired, verify_current_password  # noqa: F401
 from .rules import (NAME_MAX, RESERVED_USERNAMES, USERNAME_MAX, USERNAME_MIN, check_user_password,  # noqa: F401
                     clean_email, hash_new_password, name_problem, new_password_problem, normalise, settings,
                     username_problem)
@@ -72,7 +73,8 @@ def create_user(username, email, password=None, *, first_name="", last_name="", 
                 email_key=normalise(clean) if clean else None, first_name=first_name.strip(),
                 last_name=last_name.strip(),
                 password_hash=hash_new_password(password) if password is not None else None,
-                role=role, email_verified=email_verified, provider=provider)
+                role=role, email_verified=email_verified, email_ever_verified=email_verified,
+                provider=provider)
             hook().keystead_event(event=event, actor=actor or user, target=user, outcome="success",
                                   details={"role": role})
     except IntegrityError:
@@ -182,8 +184,14 @@ def may_edit_info(actor: User, target: User) -> bool:
     return actor.id == target.id and settings()["Authorization.UserInfoEditableBy"] == "AdminAndSelf"
 
 
-def update_user_info(actor: User, target: User, *, email=None, first_name=None, last_name=None) -> User:
-    """Change names and email (None leaves a field as it is)."""
+def update_user_info(actor: User, target: User, *, email=None, first_name=None, last_name=None,
+                     email_verified: bool | None = None) -> User:
+    """Change names and email (None leaves a field as it is). A new address is unverified
+    until its owner follows a link sent to it, unless an administrator vouches for it
+    (`email_verified=True`); every unused link of the person ends with the old address,
+    and an email_change event (with the old address, for the notice) is sent. The caller
+    has checked the person's password when they change their own address (update_own_info;
+    the browser asks for web sudo)."""
     if not may_edit_info(actor, target):
         raise Forbidden("Only an administrator can change this information.", code="not_editable")
     problems: dict[str, str] = {}
@@ -204,15 +212,20 @@ def update_user_info(actor: User, target: User, *, email=None, first_name=None, 
             if normalise(clean) != target.email_key:
                 if User.select().where((User.email_key == normalise(clean)) & (User.id != target.id)).exists():
                     problems["email"] = "This email address is already in use."
-                changes.update(email=clean, email_key=normalise(clean))
-                if not actor.is_admin and settings()["Password.RequireEmailVerification"]:
-                    changes["email_verified"] = False
+                changes.update(email=clean, email_key=normalise(clean), email_verified=False)
+    if email_verified and actor.is_admin:
+        changes.update(email_verified=True, email_ever_verified=True)
     if problems:
         raise ValidationFailed(problems)
     if changes:
         try:
             with database.atomic():
                 User.update(**changes).where(User.id == target.id).execute()
+                if "email_key" in changes:
+                    from ..links import end_links
+                    end_links(target)
+                    hook().keystead_event(event="email_change", actor=actor, target=target, outcome="success",
+                                          details={"old_email": target.email, "new_email": changes["email"]})
                 hook().keystead_event(event="user_update", actor=actor, target=target, outcome="success",
                                       details={"fields": sorted(k for k in changes if not k.endswith("_key"))})
         except IntegrityError:
@@ -221,8 +234,26 @@ def update_user_info(actor: User, target: User, *, email=None, first_name=None, 
     return User.get_by_id(target.id)
 
 
+def email_would_change(user: User, email) -> bool:
+    """Whether `email` (as submitted) is another address than the person's."""
+    return isinstance(email, str) and normalise(email.strip()) != user.email_key
+
+
+def update_own_info(user: User, *, current_password=None, email=None, first_name=None,
+                    last_name=None) -> User:
+    """A person changes their own names and email through the API. Another address needs
+    the current password, checked by the person's own provider under their lockout (a
+    stolen token must not be enough to redirect reset mail and take the account over)."""
+    if not may_edit_info(user, user):
+        raise Forbidden("Only an administrator can change this information.", code="not_editable")
+    if email_would_change(user, email):
+        verify_current_password(user, current_password)
+    return update_user_info(user, user, email=email, first_name=first_name, last_name=last_name)
+
+
 def set_password(user: User, new_password: str, *, event: str, actor: User | None = None,
-                 keep_token_family: str | None = None, revoke_api_keys: bool = False) -> User:
+                 keep_token_family: str | None = None, revoke_api_keys: bool = False,
+                 details: dict | None = None) -> User:
     """Set a new password after checking the rules, ending every session and token of the
     person (but the API token family `keep_token_family`, the caller's own; the browser
     issues a fresh session where the person stays signed in), and with `revoke_api_keys`
@@ -238,7 +269,8 @@ def set_password(user: User, new_password: str, *, event: str, actor: User | Non
         revoke_user_tokens(user, except_family=keep_token_family)
         if revoke_api_keys:
             revoke_all_api_keys(user, actor=actor or user, reason=event)
-        hook().keystead_event(event=event, actor=actor or user, target=user, outcome="success", details={})
+        hook().keystead_event(event=event, actor=actor or user, target=user, outcome="success",
+                              details=details or {})
     return User.get_by_id(user.id)
 
 
@@ -265,26 +297,6 @@ def change_password(user: User, current_password: str, new_password: str, *,
 def delete_own_account(user: User, password: str) -> None:
     _guarded_password_check(user, password, "password")
     delete_user(user, actor=user)
-
-
-class PasswordRequired(Forbidden):
-    code = "password_required"
-
-    def __init__(self):
-        super().__init__("Your account has no password here: do this in the browser, after "
-                         "logging in again through your sign-in provider.")
-
-
-def verify_current_password(user: User, password, field: str = "current_password") -> None:
-    """The API's proof that the person is there, for sensitive changes: their current
-    password, under their lockout (a wrong one counts; 423 while locked out). People
-    without a password here (an outside provider's) get 403 `password_required`: the
-    browser's web sudo accepts a fresh login through their provider instead."""
-    if user.password_hash is None:
-        raise PasswordRequired()
-    if not isinstance(password, str) or not password:
-        raise ValidationFailed({field: "Enter your current password."})
-    _guarded_password_check(user, password, field)
 
 
 def _guarded_password_check(user: User, password, field: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from .. import recovery
-from ..accounts import change_password, delete_own_account, update_user_info
+from ..accounts import change_password, delete_own_account, update_own_info
 from .auth import current_api_user, current_token, login_required, not_with_api_key, refuse_api_key
 from .jsonbody import fields, json_body
 from .openapi import obj, operation, ref, string
@@ -23,12 +23,12 @@ def me():
 @login_required
 def update_me():
     user = current_api_user()
-    data = fields(json_body(), optional=("email", "first_name", "last_name"))
+    data = fields(json_body(), optional=("email", "first_name", "last_name", "current_password"))
     if "email" in data:
         refuse_api_key("change the email address")
-    updated = update_user_info(user, user, **data)
+    updated = update_own_info(user, **data)
     body = user_json(updated)
-    if updated.email_key != user.email_key and recovery.verification_required(updated):
+    if updated.email_key != user.email_key:
         _, body["verification_email_sent"] = recovery.send_verification_email(updated)
     return jsonify(body)
 
@@ -62,15 +62,20 @@ OPENAPI_PATHS: dict = {
         "patch": operation(
             "Change the caller's email and names", tag="me", operation_id="updateMe",
             description="Allowed while Authorization.UserInfoEditableBy is AdminAndSelf (403 "
-                        "`not_editable` otherwise, except for administrators). A request made "
-                        "with an API key cannot change `email` (403). Fields left out "
-                        "stay as they are. A new address must be verified again when "
-                        "Password.RequireEmailVerification is on; `verification_email_sent` then "
-                        "says whether the link was mailed.",
-            request=obj((), email=string(format="email"), first_name=string(), last_name=string()),
+                        "`not_editable` otherwise, except for administrators). Fields left out "
+                        "stay as they are. Changing `email` needs `current_password` (422 on "
+                        "`current_password` when missing or wrong; wrong passwords count toward "
+                        "the lockout, 423) and is refused to a request made with an API key "
+                        "(403); an account whose provider keeps no password (OIDC, SAML) gets "
+                        "403 `password_required` and changes its address in the browser. The "
+                        "new address is unverified until its owner follows the link mailed to "
+                        "it (`verification_email_sent` says whether it went out); the old "
+                        "address is told, and links sent to it stop working.",
+            request=obj((), email=string(format="email"), first_name=string(), last_name=string(),
+                        current_password=string("Needed to change `email`.")),
             responses={200: ("The changed account.", {"allOf": [ref("User"), {"properties": {
                 "verification_email_sent": {"type": "boolean"}}}]})},
-            errors=(403, 409)),
+            errors=(403, 409, 423)),
         "delete": operation(
             "Delete the caller's account", tag="me", operation_id="deleteMe",
             description="Needs the password (422 on `password` when wrong; wrong passwords count "

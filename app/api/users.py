@@ -80,16 +80,21 @@ def get_user(id):
 def update_user(id):
     actor = current_api_user()
     target = accounts.get_user(id)
-    values = fields(json_body(), optional=("role", "first_name", "last_name", "email"),
-                    booleans=("locked",))
+    values = fields(json_body(), optional=("role", "first_name", "last_name", "email", "current_password"),
+                    booleans=("locked", "email_verified"))
     if "role" in values and values["role"] not in ROLES:
         raise ValidationFailed({"role": f"Choose one of {', '.join(ROLES)}."})
+    if values.get("email_verified") is False:
+        raise ValidationFailed({"email_verified": "Only true is accepted: it marks the address verified."})
+    if target.id == actor.id and accounts.email_would_change(target, values.get("email")):
+        # One's own address needs one's password here too, as on /users/me.
+        accounts.verify_current_password(actor, values.get("current_password"))
     if "email" in values:
         _refuse_taken_email(values["email"], target)
     # One transaction: a refusal part-way (the last administrator, a taken email) leaves
     # every field as it was.
     with database.atomic():
-        info = {k: values[k] for k in ("first_name", "last_name", "email") if k in values}
+        info = {k: values[k] for k in ("first_name", "last_name", "email", "email_verified") if k in values}
         if info:
             target = accounts.update_user_info(actor, target, **info)
         if "role" in values:
@@ -192,9 +197,15 @@ OPENAPI_PATHS: dict = {
                         "API keys at once (unlocking does not bring the keys back); `locked: "
                         "false` also ends a lockout after failed logins. 409 "
                         "`last_administrator` when this would leave no unlocked administrator; "
-                        "409 `taken` for an email in use.",
+                        "409 `taken` for an email in use. A new `email` is unverified (and the "
+                        "person's unused links end; the old address is told) unless "
+                        "`email_verified: true` is sent with it, which marks the address "
+                        "verified. Changing one's own address needs `current_password`, as on "
+                        "/users/me.",
             request=obj((), role=_ROLE, first_name=string(), last_name=string(),
-                        email=string(format="email"), locked={"type": "boolean"}),
+                        email=string(format="email"), locked={"type": "boolean"},
+                        email_verified={"type": "boolean", "const": True},
+                        current_password=string("Needed to change one's own address.")),
             responses={200: ("The changed person.", ref("User"))}, errors=(403, 404, 409)),
         "delete": operation(
             "Delete a person", tag="users", operation_id="deleteUser", parameters=[_USER_ID],

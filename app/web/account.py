@@ -16,7 +16,7 @@ from flask_login import current_user, login_required
 from .. import accounts, apikeys, recovery, throttle, totp
 from ..errors import AccountLocked, Conflict, NotFound, ServiceError, ValidationFailed
 from ..ratelimits import send_retry_after
-from .forms import (ApiKeyForm, ChangePasswordForm, DeleteAccountForm, ProfileForm, SecondFactorForm, add_error,
+from .forms import (ApiKeyForm, ChangePasswordForm, DeleteAccountForm, ProfileForm, SecondFactorForm,
                     show_service_error)
 from .session import ask_for_sudo, end_session, grant_sudo, start_session, sudo_active, sudo_required
 
@@ -54,7 +54,8 @@ def _profile_page(status: int = 200, *, profile_form=None, password_form=None, d
         "account/profile.html", user=user, groups=accounts.groups_of(user), may_edit=may_edit,
         can_change_password=_can_change_password(user), has_password=user.password_hash is not None,
         sudo_mode=current_app.extensions["keystead.settings"]["Password.WebSudoMode"],
-        sudo_active=sudo_active(), profile_form=profile_form, totp_enabled=totp.totp_enabled(user),
+        sudo_active=sudo_active(), email_sudo_active=sudo_active(always_ask=True), profile_form=profile_form,
+        totp_enabled=totp.totp_enabled(user),
         password_form=password_form or ChangePasswordForm(formdata=None),
         delete_form=delete_form or DeleteAccountForm(formdata=None),
         key_form=ApiKeyForm(formdata=None), keys=apikeys.list_api_keys(user),
@@ -76,10 +77,11 @@ def profile():
     email = (form.email.data or "").strip()
     if not email and user.email is None:
         email = None  # no address before, none now: leave it
-    if (email is not None and user.email is not None
-            and accounts.normalise(email) != user.email_key and not sudo_active()):
-        add_error(form, "email", "Re-enter your password before changing your email address.")
-        return _profile_page(403, profile_form=form)
+    if email is not None and accounts.email_would_change(user, email) and not sudo_active(always_ask=True):
+        # Always asked, WebSudoMode or not, an address before or not: the new address
+        # receives the reset links.
+        flash("Enter your password to change your email address, then make the change again.", "info")
+        return ask_for_sudo()
     try:
         updated = accounts.update_user_info(user, user, email=email, first_name=form.first_name.data or "",
                                             last_name=form.last_name.data or "")
@@ -87,13 +89,13 @@ def profile():
         show_service_error(form, e)
         return _profile_page(e.status, profile_form=form)
     flash("Your details have been saved.", "success")
-    if updated.email_key != user.email_key and recovery.verification_required(updated):
+    if updated.email_key != user.email_key:
         _, sent = recovery.send_verification_email(updated)
         if sent:
             flash(f"We sent a link to {updated.email}; follow it to verify the new address.", "info")
         else:
-            flash("Verify your new email address before you next log in; ask an administrator "
-                  "for a verification link.", "warning")
+            flash("Your new email address is not verified yet; ask an administrator for a "
+                  "verification link.", "warning")
     return redirect(url_for("account.profile"), SEE_OTHER)
 
 

@@ -30,7 +30,7 @@ from ..links import LIFETIMES, pending_link
 from ..mail import mail_configured
 from ..models import ROLES, User
 from .forms import LONG, add_error, show_service_error
-from .session import sudo_active, sudo_required
+from .session import ask_for_sudo, sudo_active, sudo_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -251,6 +251,8 @@ def change_details(user_id):
     email = (form.email.data or "").strip()
     if not email and user.email is None:
         email = None  # no address before, none now
+    if user.id == _me().id and accounts.email_would_change(user, email) and not sudo_active(always_ask=True):
+        return ask_for_sudo()  # one's own address: the password, always (as on /profile)
     try:
         accounts.update_user_info(_me(), user, email=email, first_name=form.first_name.data or "",
                                   last_name=form.last_name.data or "")

@@ -94,8 +94,9 @@ def sudo_active(*, always_ask: bool = False) -> bool:
     """Whether sensitive actions may go ahead without asking again. People with no password
     here (an outside provider's) prove themselves by a fresh login through that provider:
     a login within WebSudoModeDuration counts as re-entry. WebSudoMode=false skips the
-    question, except for actions that hand out a credential (`always_ask`): those ask
-    whatever the setting, since a stolen session could otherwise mint one that outlives it."""
+    question, except for actions that ask whatever the setting (`always_ask`): those that
+    hand out a credential (a stolen session could otherwise mint one that outlives it) and
+    an address change (the new address would receive the reset links)."""
     s = _settings()
     if not s["Password.WebSudoMode"] and not always_ask:
         return True
@@ -110,11 +111,15 @@ def grant_sudo() -> None:
     session[SUDO_KEY] = int(time.time()) + _settings()["Password.WebSudoModeDuration"]
 
 
-def sudo_required(view):
-    """Send the person to /sudo to re-enter their password (WebSudoMode), then back."""
+def sudo_required(view=None, *, always_ask: bool = False):
+    """Send the person to /sudo to re-enter their password (WebSudoMode), then back.
+    `@sudo_required(always_ask=True)` asks even with WebSudoMode off."""
+    if view is None:
+        return functools.partial(sudo_required, always_ask=always_ask)
+
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
-        if not sudo_active():
+        if not sudo_active(always_ask=always_ask):
             return ask_for_sudo()
         return view(*args, **kwargs)
     return wrapped
