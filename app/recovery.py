@@ -90,6 +90,14 @@ def _mail_verification_link(email: str) -> None:
     send_link_mail(user, "verify", make_link(user, "verify"))
 
 
+def offer_verification(user: User) -> None:
+    """After a sign-up that needs no verification to log in: mail a verification link to the
+    new, still unverified address (after the answer, when mail is configured). The address
+    counts as verified only once its owner opens it."""
+    if user.email and not user.email_verified and mail_configured():
+        outbox().put(_mail_verification_link, user.email)
+
+
 def _plausible_address(email) -> bool:
     return isinstance(email, str) and bool(email.strip()) and len(email) <= 320
 

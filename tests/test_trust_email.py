@@ -178,6 +178,25 @@ def test_item4_with_verification_off_a_self_service_change_is_still_unverified(a
     assert client.get(f"{API}/users/me", headers=bearer(token)).get_json()["email_verified"] is False
 
 
+def test_item4_a_sign_up_without_required_verification_is_usable_but_unverified(make_app, smtp):
+    """Issue 12 item 4: with RequireEmailVerification off, a sign-up logs in at once, but its
+    address counts as verified only once the link mailed to it is followed (anyone can sign
+    up with an address that is not theirs)."""
+    box, settings = smtp
+    app = make_app(settings)
+    users_of(app).create("root", role="administrator")  # not the first account
+    client = app.test_client()
+    r = client.post(f"{API}/auth/register", json={"username": "mallory", "email": "ada@example.com",
+                                                 "password": STRONG_PASSWORD})
+    assert r.status_code == 201 and r.get_json()["email_verified"] is False
+    token = login(client, "mallory")["access_token"]  # usable at once
+    assert client.get(f"{API}/users/me", headers=bearer(token)).get_json()["email_verified"] is False
+    mails_to(box, "ada@example.com")  # mailed after the answer
+    link = box.link_to("ada@example.com", "/verify-email/")
+    assert client.post(f"{API}/auth/verify-email", json={"token": token_of(link)}).status_code == 200
+    assert client.get(f"{API}/users/me", headers=bearer(token)).get_json()["email_verified"] is True
+
+
 def test_item4_the_new_address_is_verified_by_its_link_and_never_blocks_login(make_app, smtp):
     """Issue 12 item 4: the link mailed to the new address verifies it; until then the
     person still logs in, even with RequireEmailVerification on (only a first address does)."""

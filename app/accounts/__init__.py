@@ -117,12 +117,13 @@ def register_user(username, email, password, first_name="", last_name="") -> Use
         raise Forbidden("Sign-up is closed; ask an administrator for an account.",
                         code="registration_closed")
     role = "administrator" if first else s["Authorization.DefaultUserRole"]
-    # The first account is verified: nobody could verify it for them.
-    verified = first or not s["Password.RequireEmailVerification"]
-    if verified:
+    if first or not s["Password.RequireEmailVerification"]:
         # Usable at once, so a taken address cannot be hidden: 409 names it (SECURITY.md).
+        # The address stays unverified until its owner opens the link the views mail
+        # (recovery.offer_verification), whatever RequireEmailVerification says; only the
+        # first account's is taken as verified: nobody could verify it for them.
         return create_user(username, email, password, first_name=first_name, last_name=last_name,
-                           role=role, email_verified=True, event="signup")
+                           role=role, email_verified=first, event="signup")
     # The new account is usable only once its address answers: a sign-up with an address
     # already in use answers like a new one (SECURITY.md), stores nothing, and the views'
     # verification mail goes to the owner as a notice instead (recovery.send_verification_email).

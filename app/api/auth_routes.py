@@ -47,6 +47,8 @@ def register():
         # A failure to send is logged and said here; the account stays (a new link can be
         # asked for at /auth/resend-verification).
         _, body["verification_email_sent"] = recovery.send_verification_email(user)
+    else:
+        recovery.offer_verification(user)
     return jsonify(body), 201
 
 

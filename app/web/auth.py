@@ -195,6 +195,7 @@ def register():
     if recovery.verification_required(user):
         _, sent = recovery.send_verification_email(user)
         return _page("auth/check_mail.html", 201, email=user.email, sent=sent)
+    recovery.offer_verification(user)
     user = accounts.record_login(user)
     hook().keystead_event(event="login", actor=user, target=user, outcome="success",
                           details={"client": client_address(), "provider": "password", "via": "signup"})
