@@ -1,6 +1,10 @@
-"""What gunicorn, waitress or mod_wsgi load: `app = create_app()`."""
+"""What gunicorn, waitress or mod_wsgi load: `app = create_app()`.
+
+A configuration error prints its one line and exits with status 4, which gunicorn takes as
+"the application failed to load" and stops on; after most other statuses it starts the
+next worker, and the next, forever."""
 from app import create_app
 from app.config import exit_on_config_error
 
-with exit_on_config_error():
+with exit_on_config_error(status=4):
     app = create_app()

@@ -344,10 +344,11 @@ def load_secret_key(settings: Settings) -> str:
 
 
 @contextlib.contextmanager
-def exit_on_config_error():
-    """Turn a ConfigError into its one line on stderr and exit status 2 (wsgi.py, CLI)."""
+def exit_on_config_error(status: int = 2):
+    """Turn a ConfigError into its one line on stderr and exit `status` (2 for the CLI;
+    wsgi.py exits 4, the status that stops gunicorn)."""
     try:
         yield
     except ConfigError as e:
-        print(f"keystead: configuration error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+        print(f"keystead: configuration error: {e}", file=sys.stderr, flush=True)
+        raise SystemExit(status) from None

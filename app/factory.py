@@ -44,7 +44,9 @@ def build_app(test_config, instance_path, plugins) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings["Authentication.Lifetime"]),
         WTF_CSRF_CHECK_DEFAULT=False,  # checked by app/web/__init__.py, on every browser form
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session it belongs to
-        WTF_CSRF_SSL_STRICT=https,
+        # Over https, app/web/csrf.py checks the origin itself (Sec-Fetch-Site, Origin, then
+        # Referer): Flask-WTF's check demands a Referer that browsers may leave out.
+        WTF_CSRF_SSL_STRICT=False,
         PREFERRED_URL_SCHEME="https" if https else "http",
     )
     app.json.sort_keys = False  # keys in the order the code builds them (id first), unsorted: cheaper

@@ -114,6 +114,11 @@ def sudo_required(view):
     return wrapped
 
 
+def start_page() -> str:
+    """Where a signed-in person starts (`/`): their profile."""
+    return url_for("account.profile")
+
+
 def safe_next(target: str | None, default: str = "/profile") -> str:
     """`target` when it is a path on this site, else `default` (no open redirects)."""
     if not target or not isinstance(target, str):
