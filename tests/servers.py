@@ -69,6 +69,7 @@ class GunicornServer:
         os.makedirs(self.instance, exist_ok=True)
         self.port = port or free_port()
         self.tls = tls  # (certificate file, key file): gunicorn serves https itself
+        self.verify = tls[0] if tls else True  # a test's self-signed certificate vouches for itself
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.settings = {**BASE_SETTINGS, "Server.PublicURL": self.url, **settings}
         self.workers, self.threads = workers, threads
@@ -101,8 +102,7 @@ class GunicornServer:
                 raise AssertionError(f"gunicorn exited with {self.proc.returncode} at start-up:\n"
                                      f"{self.log_tail()}")
             try:
-                # A test's own self-signed certificate: nothing to verify it against.
-                if requests.get(self.url + API + "/health", timeout=2, verify=False).status_code == 200:
+                if requests.get(self.url + API + "/health", timeout=2, verify=self.verify).status_code == 200:
                     return self
             except requests.RequestException:
                 pass
@@ -162,7 +162,7 @@ class GunicornServer:
     def request(self, method: str, path: str, **kw) -> requests.Response:
         kw.setdefault("timeout", REQUEST_TIMEOUT)
         kw.setdefault("allow_redirects", False)
-        kw.setdefault("verify", not self.tls)
+        kw.setdefault("verify", self.verify)
         return requests.request(method, self.url + path, **kw)
 
     def api(self, method: str, path: str, token: str | None = None, session=None, **kw) -> requests.Response:
@@ -170,7 +170,7 @@ class GunicornServer:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         kw.setdefault("timeout", REQUEST_TIMEOUT)
-        kw.setdefault("verify", not self.tls)
+        kw.setdefault("verify", self.verify)
         return (session or requests).request(method, self.url + API + path, headers=headers, **kw)
 
     def login(self, username: str, password: str, session=None) -> requests.Response:
