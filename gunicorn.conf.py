@@ -2,4 +2,4 @@
 project folder gets Keystead's settings (an access log without link tokens, the
 configuration checked once before the workers start). They live in app/serving.py, which
 `keystead serve` uses too."""
-from app.serving import accesslog, check_configuration, logger_class, on_starting  # noqa: F401
+from app.serving import accesslog, logger_class, on_starting  # noqa: F401

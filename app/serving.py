@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from urllib.parse import unquote
 
-from gunicorn.glogging import Logger
+from gunicorn.glogging import Logger, SafeAtoms
 
 from .links import redact_link_tokens
 
@@ -26,13 +26,19 @@ from .links import redact_link_tokens
 APP_LOAD_ERROR = 4
 
 
-class RedactingLogger(Logger):
-    """gunicorn's logger, with link tokens taken out of every value an access-log line may
-    show (request line, path, Referer, headers, environ)."""
+class RedactedAtoms(SafeAtoms):
+    """The values an access-log line is formatted from, each with its link tokens replaced
+    as the format reads it (request line, path, Referer, any header or environ value)."""
 
-    def atoms(self, resp, req, environ, request_time):
-        return {name: _redacted(value) if isinstance(value, str) else value
-                for name, value in super().atoms(resp, req, environ, request_time).items()}
+    def __getitem__(self, name):
+        value = super().__getitem__(name)
+        return _redacted(value) if isinstance(value, str) else value
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, writing access-log lines without link tokens."""
+
+    atoms_wrapper_class = RedactedAtoms
 
 
 def _redacted(value: str) -> str:
