@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask import Flask
 
 from . import db as dbmod
-from .config import ConfigError, default_instance_path, load_secret_key, read_settings
+from .config import ConfigError, DatabaseUnavailable, default_instance_path, load_secret_key, read_settings
 from .migrations import upgrade
 from .plugins import make_plugin_manager, start_providers
 from .ratelimits import apply_limits, make_limiter
@@ -63,7 +63,7 @@ def build_app(test_config, instance_path, plugins) -> Flask:
     try:
         upgrade(database)
     except Exception as e:  # a database that cannot be reached or written refuses start-up
-        raise ConfigError(f"invalid setting Server.DatabaseURL: the database cannot be opened "
+        raise DatabaseUnavailable(f"invalid setting Server.DatabaseURL: the database cannot be opened "
                           f"or upgraded: {e}") from None
 
     pm = make_plugin_manager(plugins)

@@ -14,7 +14,6 @@ override them.
 """
 from __future__ import annotations
 
-import sys
 from urllib.parse import unquote
 
 from gunicorn.glogging import Logger, SafeAtoms
@@ -22,7 +21,7 @@ from gunicorn.glogging import Logger, SafeAtoms
 from .links import redact_link_tokens
 
 # gunicorn's status for "the application failed to load": its master stops instead of
-# starting new workers (a worker exiting with any other status is replaced, endlessly).
+# starting new workers (a worker exiting with most other statuses is replaced, endlessly).
 APP_LOAD_ERROR = 4
 
 
@@ -55,16 +54,14 @@ def _redacted(value: str) -> str:
 
 def check_configuration(server=None) -> None:
     """gunicorn's on_starting hook (in the master): build the app once, as every worker
-    will; on a configuration error print its one line and exit with APP_LOAD_ERROR. The
-    app is then dropped (each worker builds its own), its database connections closed so
-    that no worker inherits one."""
+    will; on a configuration error print its one line and exit with APP_LOAD_ERROR (status
+    1 when the database could not be opened, which may pass: a service manager may start
+    it again). The app is then dropped (each worker builds its own), its database
+    connections closed so that no worker inherits one."""
     from . import create_app
-    from .config import ConfigError
-    try:
+    from .config import exit_on_config_error
+    with exit_on_config_error(status=APP_LOAD_ERROR, unavailable_status=1):
         app = create_app()
-    except ConfigError as e:
-        print(f"keystead: configuration error: {e}", file=sys.stderr, flush=True)
-        raise SystemExit(APP_LOAD_ERROR) from None
     db = app.extensions["keystead.db"]
     if hasattr(db, "close_all"):
         db.close_all()

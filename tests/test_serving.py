@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
@@ -184,3 +185,38 @@ def test_make_serve_opens_a_page_at_the_address_it_prints(tmp_path, gunicorn_ins
         server.stop()
     assert r.status_code == 200 and r.url == server.url + "/login"
     assert f"Serving Keystead on {server.url}" in logged_text(server)
+
+
+def _workers_of(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(p) for p in f.read().split()]
+
+
+def test_a_worker_that_cannot_open_the_database_does_not_stop_gunicorn(tmp_path, gunicorn_installed):
+    """Issue 13 item 4: only a wrong setting stops gunicorn. Its one worker, killed while
+    another process holds SQLite's write lock, restarts into a database it cannot upgrade
+    (status 1, not 4): gunicorn goes on replacing it, and serves again once the lock goes."""
+    import sqlite3
+    path = tmp_path / "keystead.db"
+    server = GunicornServer(tmp_path / "instance", {"Server.DatabaseURL": f"sqlite:///{path}",
+                                                    "Server.SQLiteBusyTimeout": "1s"}, workers=1)
+    try:
+        server.start()
+        holder = sqlite3.connect(path, timeout=10, isolation_level=None)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")
+            (worker,) = _workers_of(server.proc.pid)
+            os.kill(worker, signal.SIGKILL)
+            end = time.monotonic() + STOP_DEADLINE
+            while "the database cannot be opened" not in server.log_tail(200) and time.monotonic() < end:
+                assert server.proc.poll() is None, server.log_tail()
+                time.sleep(0.1)
+            assert "the database cannot be opened" in server.log_tail(200)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert server.request("GET", "/api/v1/health").status_code == 200
+        assert server.proc.poll() is None
+        assert "exited with code 1" in server.log_tail(200)
+    finally:
+        server.stop()
