@@ -31,6 +31,12 @@ class ConfigError(Exception):
     """A setting that refuses start-up; str() is the one line shown to the operator."""
 
 
+class DatabaseUnavailable(ConfigError):
+    """The database could not be opened or brought up to date. Unlike a wrong setting this
+    may pass (a database server restarting, another process holding SQLite's lock), so a
+    server may try again."""
+
+
 # ---------------------------------------------------------------- value checks
 # Each check takes the raw value and returns the clean one, or raises ValueError with
 # the "allowed" part of the message.
@@ -407,10 +413,14 @@ def load_secret_key(settings: Settings) -> str:
 
 
 @contextlib.contextmanager
-def exit_on_config_error():
-    """Turn a ConfigError into its one line on stderr and exit status 2 (wsgi.py, CLI)."""
+def exit_on_config_error(status: int = 2, unavailable_status: int | None = None):
+    """Turn a ConfigError into its one line on stderr and exit `status` (2 for the CLI;
+    wsgi.py exits 4, the status that stops gunicorn), or `unavailable_status` when given
+    and the database could not be opened (DatabaseUnavailable: worth trying again)."""
     try:
         yield
     except ConfigError as e:
-        print(f"keystead: configuration error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+        print(f"keystead: configuration error: {e}", file=sys.stderr, flush=True)
+        if unavailable_status is not None and isinstance(e, DatabaseUnavailable):
+            raise SystemExit(unavailable_status) from None
+        raise SystemExit(status) from None

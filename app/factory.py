@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask import Flask
 
 from . import db as dbmod
-from .config import ConfigError, default_instance_path, load_secret_key, read_settings
+from .config import ConfigError, DatabaseUnavailable, default_instance_path, load_secret_key, read_settings
 from .instance import FOLDER_MODE, make_private
 from .migrations import upgrade
 from .plugins import make_plugin_manager, start_providers
@@ -46,7 +46,9 @@ def build_app(test_config, instance_path, plugins) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings["Authentication.Lifetime"]),
         WTF_CSRF_CHECK_DEFAULT=False,  # checked by app/web/__init__.py, on every browser form
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session it belongs to
-        WTF_CSRF_SSL_STRICT=https,
+        # Over https, app/web/csrf.py checks the origin itself (Sec-Fetch-Site, Origin, then
+        # Referer): Flask-WTF's check demands a Referer that browsers may leave out.
+        WTF_CSRF_SSL_STRICT=False,
         PREFERRED_URL_SCHEME="https" if https else "http",
     )
     app.json.sort_keys = False  # keys in the order the code builds them (id first), unsorted: cheaper
@@ -69,7 +71,7 @@ def build_app(test_config, instance_path, plugins) -> Flask:
     try:
         upgrade(database)
     except Exception as e:  # a database that cannot be reached or written refuses start-up
-        raise ConfigError(f"invalid setting Server.DatabaseURL: the database cannot be opened "
+        raise DatabaseUnavailable(f"invalid setting Server.DatabaseURL: the database cannot be opened "
                           f"or upgraded: {e}") from None
 
     from .outbox import Outbox

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 
@@ -23,6 +24,9 @@ from .models import OneTimeLink, User, database, utcnow
 
 LIFETIMES = {"verify": 24 * 3600, "confirm": 7 * 24 * 3600, "reset": 3600}
 PATHS = {"verify": "/verify-email/", "confirm": "/confirm/", "reset": "/reset-password/"}
+# A link path followed by its token, wherever it appears in a line of text.
+_TOKEN_IN_PATH = re.compile("(" + "|".join(re.escape(p) for p in PATHS.values()) + r")[^/?#\s\"']+")
+REDACTED = "[redacted]"
 
 
 class InvalidLink(ServiceError):
@@ -32,6 +36,12 @@ class InvalidLink(ServiceError):
     def __init__(self, message: str = "This link is invalid, has expired or was already used.",
                  fields: dict | None = None):
         super().__init__(message, fields or {"token": message})
+
+
+def redact_link_tokens(text: str) -> str:
+    """`text` with the token of every link path in it replaced by [redacted]: whoever
+    reads a log must not be able to use a link from it (access logs, error messages)."""
+    return _TOKEN_IN_PATH.sub(r"\1" + REDACTED, text)
 
 
 def _serializer(purpose: str) -> URLSafeSerializer:

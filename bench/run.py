@@ -108,7 +108,8 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log_dir / f"{name}.gunicorn.log"
         gunicorn = Path(sys.executable).parent / "gunicorn"
-        args = [str(gunicorn), "--workers", str(WORKERS), "--worker-class", "sync",
+        args = [str(gunicorn), "--config", "python:bench.gunicorn_settings",
+                "--workers", str(WORKERS), "--worker-class", "sync",
                 "--bind", f"127.0.0.1:{self.port}", "--chdir", str(ROOT), "--timeout", "120",
                 "--log-level", "warning", "--error-logfile", str(self.log), app_spec]
         self.proc = subprocess.Popen(args, env=env, cwd=ROOT, start_new_session=True,

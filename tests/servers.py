@@ -64,11 +64,13 @@ class GunicornServer:
     """One `gunicorn wsgi:app` on 127.0.0.1:<port> with its own instance folder."""
 
     def __init__(self, instance, settings: dict, workers: int = 2, threads: int = 1,
-                 port: int | None = None, extra_env: dict | None = None):
+                 port: int | None = None, extra_env: dict | None = None, tls: tuple[str, str] | None = None):
         self.instance = str(instance)
         os.makedirs(self.instance, exist_ok=True)
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.tls = tls  # (certificate file, key file): gunicorn serves https itself
+        self.verify = tls[0] if tls else True  # a test's self-signed certificate vouches for itself
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.settings = {**BASE_SETTINGS, "Server.PublicURL": self.url, **settings}
         self.workers, self.threads = workers, threads
         self.extra_env = dict(extra_env or {})
@@ -82,9 +84,14 @@ class GunicornServer:
         env.update(self.extra_env)
         return env
 
+    def command(self) -> list[str]:
+        """`gunicorn ... wsgi:app`, run from the project folder (so it reads gunicorn.conf.py)."""
+        tls = ["--certfile", self.tls[0], "--keyfile", self.tls[1]] if self.tls else []
+        return [GUNICORN, "-w", str(self.workers), "--threads", str(self.threads),
+                "-b", f"127.0.0.1:{self.port}", "--timeout", "60", "--graceful-timeout", "5", *tls, "wsgi:app"]
+
     def start(self) -> "GunicornServer":
-        cmd = [GUNICORN, "-w", str(self.workers), "--threads", str(self.threads),
-               "-b", f"127.0.0.1:{self.port}", "--timeout", "60", "--graceful-timeout", "5", "wsgi:app"]
+        cmd = self.command()
         self._log = open(self.log_path, "ab")
         # A session of its own: kill() reaches the master and every worker, and nothing else.
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env(), stdin=subprocess.DEVNULL,
@@ -95,7 +102,7 @@ class GunicornServer:
                 raise AssertionError(f"gunicorn exited with {self.proc.returncode} at start-up:\n"
                                      f"{self.log_tail()}")
             try:
-                if requests.get(self.url + API + "/health", timeout=2).status_code == 200:
+                if requests.get(self.url + API + "/health", timeout=2, verify=self.verify).status_code == 200:
                     return self
             except requests.RequestException:
                 pass
@@ -155,6 +162,7 @@ class GunicornServer:
     def request(self, method: str, path: str, **kw) -> requests.Response:
         kw.setdefault("timeout", REQUEST_TIMEOUT)
         kw.setdefault("allow_redirects", False)
+        kw.setdefault("verify", self.verify)
         return requests.request(method, self.url + path, **kw)
 
     def api(self, method: str, path: str, token: str | None = None, session=None, **kw) -> requests.Response:
@@ -162,6 +170,7 @@ class GunicornServer:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         kw.setdefault("timeout", REQUEST_TIMEOUT)
+        kw.setdefault("verify", self.verify)
         return (session or requests).request(method, self.url + API + path, headers=headers, **kw)
 
     def login(self, username: str, password: str, session=None) -> requests.Response:

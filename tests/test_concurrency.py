@@ -70,7 +70,8 @@ def test_a_sqlite_database_locked_past_its_busy_timeout_answers_503(gunicorn_ser
     page = browser.get(server.url + "/register", timeout=10).text
     csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
-    holder = sqlite3.connect(path, timeout=0, isolation_level=None)
+    # A worker may still be booting (its start-up takes the write lock briefly): wait for it.
+    holder = sqlite3.connect(path, timeout=10, isolation_level=None)
     try:
         holder.execute("BEGIN EXCLUSIVE")
         began = time.monotonic()

@@ -178,7 +178,7 @@ def test_a_json_body_over_1_mb_is_413_whatever_the_route(client):
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "strict-origin",
     "Cache-Control": "no-store",
 }
 

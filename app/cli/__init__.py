@@ -61,12 +61,15 @@ def init_command():
 @click.option("--workers", "-w", default=2, show_default=True, type=click.IntRange(1, 64))
 @with_appcontext
 def serve_command(bind, workers):
-    """Serve with gunicorn (the app is built in each worker from the same settings)."""
+    """Serve with gunicorn (the app is built in each worker from the same settings), with
+    the settings a plain `gunicorn wsgi:app` gets from gunicorn.conf.py (app/serving.py:
+    an access log on stdout without link tokens)."""
     env = dict(os.environ, KEYSTEAD_INSTANCE=current_app.instance_path)
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
-    args = [gunicorn, "--bind", bind, "--workers", str(workers), "--access-logfile", "-",
+    args = [gunicorn, "--config", "python:app.serving", "--bind", bind, "--workers", str(workers),
             "--chdir", ROOT, "wsgi:app"]
     click.echo(f"Serving Keystead on http://{bind}")
+    os.chdir(ROOT)  # gunicorn imports its settings module from here, before --chdir applies
     os.execve(gunicorn, args, env)
 
 

@@ -7,17 +7,18 @@ from urllib.parse import parse_qsl
 
 from flask import Flask, Request, render_template, request
 from flask_login import LoginManager
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
 from ..devmode import development_admin, development_mode_user
 from ..errors import ProviderError
+from ..links import redact_link_tokens
+from .csrf import check_form_request, csrf, explanation
 from .headers import SecurityHeaders
 from .session import KeysteadSessionInterface, check_session_age, load_session_user
 
 log = logging.getLogger("keystead")
-csrf = CSRFProtect()
 _SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE"))
 
 
@@ -81,10 +82,11 @@ def init_app(app: Flask) -> None:
         path = request.path
         if path.startswith(("/api/", "/static/")):
             return
-        # Every state-changing browser request carries its form's token (one explicit rule
-        # instead of Flask-WTF's per-request exemption look-ups).
+        # Every state-changing browser request carries its form's token and, over https,
+        # comes from this site's own page (one explicit rule instead of Flask-WTF's
+        # per-request exemption look-ups; app/web/csrf.py).
         if request.method not in _SAFE_METHODS:
-            csrf.protect()
+            check_form_request()
         check_session_age()
 
     from . import account, admin, audit, auth, documents
@@ -124,12 +126,14 @@ def _wants_json() -> bool:
 
 
 def _csrf_error(e: CSRFError):
+    log.warning("refused a form: %s %s from %s: %s", request.method, redact_link_tokens(request.path),
+                request.remote_addr, e.description)
     if _wants_json():
         from ..api.errors import error_response
         return error_response(400, "csrf_failed", "The CSRF token is missing or invalid.")
-    return render_template("error.html", status=400, title="The form has expired",
-                           message="The form was missing its security token or it had expired. "
-                                   "Go back, reload the page and try again."), 400
+    return render_template("error.html", status=400, title="Could not verify the form",
+                           message=f"The form could not be verified: {explanation(e.description)}. "
+                                   "Nothing was changed. Go back, reload the page and try again."), 400
 
 
 def _provider_error(e: ProviderError):
@@ -162,7 +166,7 @@ def _unexpected_error(e: Exception):
             return error_response(503, "unavailable", "The server is busy; try again shortly.")
         return render_template("error.html", status=503, title="Busy",
                                message="The server is busy; try again shortly."), 503
-    log.exception("unexpected error on %s %s", request.method, request.path)
+    log.exception("unexpected error on %s %s", request.method, redact_link_tokens(request.path))
     if _wants_json():
         from ..api.errors import error_response
         return error_response(500, "internal_error", "Something went wrong on the server.")

@@ -24,7 +24,7 @@ from ..plugins import active_providers, hook, password_providers
 from ..ratelimits import send_retry_after
 from .forms import (EmailRequestForm, LoginForm, RegisterForm, SecondFactorForm, SetPasswordForm, SudoForm,
                     add_error, show_service_error)
-from .session import end_session, grant_sudo, safe_next, start_session
+from .session import end_session, grant_sudo, safe_next, start_page, start_session
 
 bp = Blueprint("auth", __name__)
 
@@ -56,7 +56,16 @@ def _page(template: str, status: int = 200, **context):
     return make_response(render_template(template, **context), status)
 
 
-# ---------------------------------------------------------------- log in and out
+# ---------------------------------------------------------------- the start, log in and out
+
+@bp.route("/")
+def start():
+    """The site's address: a signed-in person goes to their start page, anyone else to
+    the login page."""
+    if current_user.is_authenticated:
+        return redirect(start_page())
+    return redirect(url_for("auth.login"))
+
 
 def _login_page(form: LoginForm, status: int = 200, **context):
     next_target = request.args.get("next")

@@ -8,8 +8,9 @@ SECURITY_HEADERS = (
      "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),
-    # Links carry tokens in their paths: never send them on as a Referer.
-    ("Referrer-Policy", "no-referrer"),
+    # Links carry tokens in their paths: a Referer names only this site's origin, never a
+    # path (and browsers then send Origin with a form, which app/web/csrf.py checks).
+    ("Referrer-Policy", "strict-origin"),
 )
 HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 NO_STORE = ("Cache-Control", "no-store")

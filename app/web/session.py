@@ -130,6 +130,11 @@ def ask_for_sudo(next_path: str | None = None):
     return redirect(url_for("auth.sudo", next=next_path or request.full_path.rstrip("?")))
 
 
+def start_page() -> str:
+    """Where a signed-in person starts (`/`): their profile."""
+    return url_for("account.profile")
+
+
 def safe_next(target: str | None, default: str = "/profile") -> str:
     """`target` when it is a path on this site, else `default` (no open redirects)."""
     if not target or not isinstance(target, str):
