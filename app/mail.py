@@ -21,12 +21,16 @@ def mail_configured() -> bool:
     return bool(current_app.extensions["keystead.settings"]["Email.Host"])
 
 
-def send_mail(to: str, subject: str, text: str, html: str | None = None) -> bool:
-    """Send one message; True when the server accepted it. Never raises for SMTP trouble."""
+class MailNotSent(Exception):
+    """Mail could not be sent: not configured, or the SMTP server's answer (one line)."""
+
+
+def deliver(to: str, subject: str, text: str, html: str | None = None) -> None:
+    """Send one message, raising MailNotSent with the reason when it does not go out."""
     s = current_app.extensions["keystead.settings"]
     host = s["Email.Host"]
     if not host:
-        return False
+        raise MailNotSent("mail is not configured (set Email.Host)")
     sender = s["Email.Sender"] or f"keystead@{host}"
     msg = EmailMessage()
     msg["Subject"] = subject
@@ -49,12 +53,29 @@ def send_mail(to: str, subject: str, text: str, html: str | None = None) -> bool
             if s["Email.Username"]:
                 smtp.login(s["Email.Username"], s["Email.Password"] or "")
             smtp.send_message(msg)
-        return True
     except (OSError, smtplib.SMTPException) as e:
         # The address is personal data but needed to act on the failure; the body (with
         # its link) is never logged.
         log.error("could not send mail %r to %s via %s:%s: %s", subject, to, host, port, e)
+        reason = " ".join(str(e).split()) or type(e).__name__
+        raise MailNotSent(f"{host}:{port}: {reason}") from None
+
+
+def send_mail(to: str, subject: str, text: str, html: str | None = None) -> bool:
+    """Send one message; True when the server accepted it. Never raises for SMTP trouble."""
+    try:
+        deliver(to, subject, text, html)
+    except MailNotSent:
         return False
+    return True
+
+
+def send_test_mail(to: str) -> None:
+    """A short message to `to` proving the Email settings work; MailNotSent otherwise."""
+    public_url = current_app.extensions["keystead.settings"]["Server.PublicURL"]
+    deliver(to, "Keystead: test message",
+            f"This is a test message from Keystead at {public_url}.\n"
+            "Mail from Keystead reaches this address.\n")
 
 
 def send_link_mail(user, purpose: str, url: str) -> bool:
