@@ -88,7 +88,12 @@ def serve_command(bind, workers):
     """Serve with gunicorn (the app is built in each worker from the same settings), with
     the settings a plain `gunicorn wsgi:app` gets from gunicorn.conf.py (app/serving.py:
     an access log on stdout without link tokens)."""
-    from ..doctor import public_url_problem
+    from ..doctor import public_url_problem, split_bind
+    served = split_bind(bind)
+    if served is not None and (taken := _address_taken(*served)):
+        raise click.ClickException(
+            f"cannot serve at {bind}: {taken}. Stop the program using it, or choose another "
+            f"port (make serve PORT={served[1] + 1}, or keystead serve --bind {served[0]}:{served[1] + 1})")
     problem = public_url_problem(current_app.extensions["keystead.settings"]["Server.PublicURL"], bind)
     if problem:
         click.echo(f"warning: {problem}", err=True)
@@ -99,6 +104,23 @@ def serve_command(bind, workers):
     click.echo(f"Serving Keystead on http://{bind}")
     os.chdir(ROOT)  # gunicorn imports its settings module from here, before --chdir applies
     os.execve(gunicorn, args, env)
+
+
+def _address_taken(host: str, port: int) -> str | None:
+    """Why gunicorn could not listen at host:port (the port in use, the address not this
+    machine's), or None when it can; said before gunicorn starts, which would only retry."""
+    import errno
+    import socket
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                return f"port {port} is already in use"
+            return e.strerror or str(e)
+    return None
 
 
 @click.command("providers")
