@@ -71,8 +71,8 @@ def permission_problems(folder: str) -> list[str]:
 def check_files(folder: str) -> Check:
     problems = permission_problems(folder)
     if problems:
-        return Check(FAIL, "file permissions", "; ".join(problems) +
-                     " (or restart Keystead, which makes them private)")
+        hint = "" if not os.path.isdir(folder) else " (or restart Keystead, which makes them private)"
+        return Check(FAIL, "file permissions", "; ".join(problems) + hint)
     return Check(OK, "file permissions", f"{folder} is {FOLDER_MODE:o} and its files {FILE_MODE:o}")
 
 
@@ -80,9 +80,15 @@ def check_files(folder: str) -> Check:
 
 def check_database(settings, instance_path: str):
     """(database check, migrations check, the open database or None)."""
-    from .db import open_database
+    from .db import open_database, sqlite_path
     from .migrations import available_migrations, current_version
     url = settings["Server.DatabaseURL"]
+    path = sqlite_path(url, instance_path)
+    if path not in (None, ":memory:") and not os.path.exists(path):
+        # Opening it would create an empty database: say so instead.
+        return (Check(FAIL, "database", f"{path} does not exist (run `keystead init`, or check "
+                      "Server.DatabaseURL)"),
+                Check(FAIL, "migrations", "not checked: there is no database"), None)
     try:
         db = open_database(url, instance_path, settings["Server.SQLiteBusyTimeout"] * 1000)
         db.connect(reuse_if_open=True)
