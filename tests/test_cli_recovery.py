@@ -360,3 +360,37 @@ def test_make_serve_takes_port():
                                        text=True, timeout=30).stdout
     assert "keystead serve --bind 127.0.0.1:8123" in run("PORT=8123")
     assert "keystead serve --bind 127.0.0.1:8000" in run()
+
+
+def test_invite_and_import_show_a_progress_bar_on_a_terminal(tmp_path):
+    """Issue 13 item 7: the long commands (`users import`, `users invite`) draw a progress
+    bar when stderr is a terminal (a pseudo-terminal here), reaching 100%."""
+    import pty
+    base = {**BASE_SETTINGS, "Server.DatabaseURL": f"sqlite:///{tmp_path / 'k.db'}"}
+    instance = tmp_path / "instance"
+    assert keystead("init", instance=instance, settings=base).returncode == 0
+    people = write_csv(tmp_path / "people.csv", "email\n" + "".join(f"person{i}@example.com\n" for i in range(30)))
+    staff = write_csv(tmp_path / "staff.csv", "username\n" + "".join(f"staff{i}\n" for i in range(30)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KEYSTEAD_", "FLASK_"))}
+    env.update(setting_env(base), KEYSTEAD_INSTANCE=str(instance), TERM="xterm")
+    for args, label in ((["users", "invite", people, "--links-out", str(tmp_path / "links.csv"),
+                          "--batch-size", "10"], "Inviting"),
+                        (["users", "import", staff, "--batch-size", "10"], "Importing")):
+        controller, terminal = pty.openpty()
+        proc = subprocess.Popen([*CLI, *args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=terminal)
+        os.close(terminal)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the command ended and closed the terminal
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        proc.communicate(timeout=60)
+        os.close(controller)
+        assert proc.returncode == 0, drawn.decode(errors="replace")
+        text = drawn.decode(errors="replace")
+        assert label in text and "100%" in text and "#" in text, text
