@@ -85,6 +85,9 @@ def test_users_show_tells_everything_about_a_person_lockout_and_keys_included(ma
     assert "nadia@example.com (verified)" in out and "Nadia Okafor" in out
     assert "publisher" in out and "editors" in out and "password" in out
     assert "locked out for" in out
+    unlocked = app.test_cli_runner().invoke(args=["users", "unlock", "nadia"])
+    assert unlocked.exit_code == 0, unlocked.output
+    assert "login lockout:  no" in app.test_cli_runner().invoke(args=["users", "show", "nadia"]).output
     assert f"key {key_record.id}: deploy-bot" in out
     assert secret not in out
     hashed = in_db(app, lambda: User.get_by_id(user.id).password_hash)

@@ -126,8 +126,9 @@ def users_show(username):
             ("groups", ", ".join(g.name for g in groups_of_user(user)) or "-"),
             ("created", iso(user.created_at)),
             ("last login", iso(user.last_login_at) or "never"),
-            ("login lockout", f"locked out for {locked_for} more seconds" if locked_for else "no"),
-            ("failed logins", throttle.failures if throttle else 0),
+            ("login lockout", (f"locked out for {locked_for} more seconds after failed logins "
+                               f"(`keystead users unlock {user.username}` ends it)") if locked_for else "no"),
+            ("failed logins", f"{throttle.failures if throttle else 0} since the last success or lockout"),
             ("API keys", len(keys)),
         ]
         for label, value in facts:
