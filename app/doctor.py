@@ -214,12 +214,21 @@ def split_bind(bind: str) -> tuple[str, int] | None:
 def public_url_problem(public_url: str, bind: str) -> str | None:
     """Why Server.PublicURL does not name the address served at `bind`, or None.
 
-    Only an http:// PublicURL is compared: an https:// one is served by a TLS proxy in
+    A URL (`doctor --url`) must have PublicURL's scheme, host and port. With a --bind
+    address, only an http:// PublicURL is compared: an https:// one is served by a TLS proxy in
     front of Keystead, at an address of its own. The host must be the bound one (any host
     when bound to 0.0.0.0 or ::; loopback addresses and localhost count as one) and the
     port the bound port."""
     served = split_bind(bind)
     parts = urlsplit(public_url)
+    if "://" in bind:  # an address people use (--url): the same scheme, host and port
+        given = urlsplit(bind)
+        default = {"http": 80, "https": 443}
+        if ((given.scheme, (given.hostname or "").lower(), given.port or default.get(given.scheme))
+                == (parts.scheme, (parts.hostname or "").lower(), parts.port or default.get(parts.scheme))):
+            return None
+        return (f"Server.PublicURL is {public_url} but Keystead is reached at {bind}: links in mail "
+                "and redirects will lead elsewhere (set Server.PublicURL to the address people use)")
     if served is None or parts.scheme != "http":
         return None
     host, port = served
@@ -237,9 +246,13 @@ def check_public_url(settings, served_at: str | None) -> Check:
     if not served_at:
         return Check(OK, "PublicURL", f"{public_url} (give --bind or --url to compare it with the "
                      "address served)")
+    if split_bind(served_at) is None:
+        return Check(OK, "PublicURL", f"{public_url} (not compared with the socket {served_at})")
     problem = public_url_problem(public_url, served_at)
     if problem:
         return Check(FAIL, "PublicURL", problem)
+    if "://" not in served_at and urlsplit(public_url).scheme != "http":
+        return Check(OK, "PublicURL", f"{public_url} (https: served by a proxy, not compared with {served_at})")
     return Check(OK, "PublicURL", f"{public_url} matches {served_at}")
 
 
