@@ -10,7 +10,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import smtplib
-import ssl
 import stat
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -122,18 +121,8 @@ def check_database(settings, instance_path: str):
 def smtp_noop(settings) -> None:
     """Connect to the configured SMTP server (STARTTLS or TLS, log-in when set) and say
     NOOP; raises OSError or SMTPException."""
-    from .mail import SMTP_TIMEOUT
-    host, tls = settings["Email.Host"], settings["Email.TLS"]
-    port = settings["Email.Port"] or {"tls": 465, "starttls": 587}.get(tls, 25)
-    if tls == "tls":
-        smtp = smtplib.SMTP_SSL(host, port, timeout=SMTP_TIMEOUT, context=ssl.create_default_context())
-    else:
-        smtp = smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT)
-    with smtp:
-        if tls == "starttls":
-            smtp.starttls(context=ssl.create_default_context())
-        if settings["Email.Username"]:
-            smtp.login(settings["Email.Username"], settings["Email.Password"] or "")
+    from .mail import connect_smtp
+    with connect_smtp(settings) as smtp:
         code, _ = smtp.noop()
         if code != 250:
             raise smtplib.SMTPResponseException(code, "NOOP refused")
@@ -144,7 +133,8 @@ def check_mail(settings, connect: bool) -> Check:
     if not host:
         return Check(OK, "mail", "not configured: links are shown to administrators instead of "
                      "mailed (set Email.Host to send mail)")
-    port = settings["Email.Port"] or {"tls": 465, "starttls": 587}.get(settings["Email.TLS"], 25)
+    from .mail import smtp_port
+    port = smtp_port(settings)
     if not connect:
         return Check(OK, "mail", f"configured ({host}:{port}); `keystead doctor --mail` connects to it")
     try:

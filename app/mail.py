@@ -21,6 +21,30 @@ def mail_configured() -> bool:
     return bool(current_app.extensions["keystead.settings"]["Email.Host"])
 
 
+def smtp_port(s) -> int:
+    """Email.Port, else the usual port of the Email.TLS mode."""
+    return s["Email.Port"] or {"tls": 465, "starttls": 587}.get(s["Email.TLS"], 25)
+
+
+def connect_smtp(s) -> smtplib.SMTP:
+    """A connection to the SMTP server of the Email settings `s`, after STARTTLS or over
+    TLS and logged in when Email.Username is set; raises OSError or SMTPException."""
+    host, port, tls = s["Email.Host"], smtp_port(s), s["Email.TLS"]
+    if tls == "tls":
+        smtp = smtplib.SMTP_SSL(host, port, timeout=SMTP_TIMEOUT, context=ssl.create_default_context())
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT)
+    try:
+        if tls == "starttls":
+            smtp.starttls(context=ssl.create_default_context())
+        if s["Email.Username"]:
+            smtp.login(s["Email.Username"], s["Email.Password"] or "")
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
 class MailNotSent(Exception):
     """Mail could not be sent: not configured, or the SMTP server's answer (one line)."""
 
@@ -40,18 +64,9 @@ def deliver(to: str, subject: str, text: str, html: str | None = None) -> None:
     msg.set_content(text)
     if html:
         msg.add_alternative(html, subtype="html")
-    tls = s["Email.TLS"]
-    port = s["Email.Port"] or {"tls": 465, "starttls": 587}.get(tls, 25)
+    port = smtp_port(s)
     try:
-        if tls == "tls":
-            smtp = smtplib.SMTP_SSL(host, port, timeout=SMTP_TIMEOUT, context=ssl.create_default_context())
-        else:
-            smtp = smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT)
-        with smtp:
-            if tls == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
-            if s["Email.Username"]:
-                smtp.login(s["Email.Username"], s["Email.Password"] or "")
+        with connect_smtp(s) as smtp:
             smtp.send_message(msg)
     except (OSError, smtplib.SMTPException) as e:
         # The address is personal data but needed to act on the failure; the body (with

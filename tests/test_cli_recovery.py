@@ -173,10 +173,11 @@ def test_users_invite_without_mail_writes_the_links_to_a_private_new_file(app, r
 
     users.create("taken", email="taken@example.com")
     bad = write_csv(tmp_path / "bad.csv", "email,groups\numa@example.com,\ntaken@example.com,\n"
-                    "vic@example.com,no-such-group\n")
+                    "vic@example.com,no-such-group\n,editors\n")
     r = runner.invoke(args=["users", "invite", bad, "--links-out", str(tmp_path / "more.csv")])
     assert r.exit_code == 1
     assert "line 3:" in r.stderr and "already in use" in r.stderr and "line 4:" in r.stderr and "no-such-group" in r.stderr
+    assert "line 5: email" in r.stderr
     assert "uma" not in in_db(app, lambda: [u.username for u in User.select()])
 
 

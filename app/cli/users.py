@@ -412,6 +412,9 @@ def invite_batch(batch: list[tuple[int, dict]]) -> tuple[list[tuple[object, str]
                     continue
                 values = {k: (v or "").strip() for k, v in row.items()}
                 email = values.get("email", "")
+                if not email:
+                    problems.append((line, "email: an invitation needs an address"))
+                    continue
                 username = values.get("username") or username_from_email(email)
                 try:
                     with database.atomic():
