@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
+PORT   ?= 8000
 
 .PHONY: serve test install install-test clean
 
@@ -20,10 +21,12 @@ $(VENV)/.installed-test: $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-## serve: install, create instance/ (secret key, database, administrator), serve on :8000
+## serve: install, create instance/ (secret key, database, administrator), serve on
+## 127.0.0.1:$(PORT) (PORT=8000 unless given: make serve PORT=8080); a port in use is
+## said in one line before anything starts
 serve: install
 	$(BIN)/keystead init
-	$(BIN)/keystead serve --bind 127.0.0.1:8000
+	$(BIN)/keystead serve --bind 127.0.0.1:$(PORT)
 
 ## test: install the test extras and run the whole suite on SQLite, and at the same time
 ## again on PostgreSQL when KEYSTEAD_TEST_POSTGRES_URL names a server (.ci/run starts one)

@@ -21,12 +21,40 @@ def mail_configured() -> bool:
     return bool(current_app.extensions["keystead.settings"]["Email.Host"])
 
 
-def send_mail(to: str, subject: str, text: str, html: str | None = None) -> bool:
-    """Send one message; True when the server accepted it. Never raises for SMTP trouble."""
+def smtp_port(s) -> int:
+    """Email.Port, else the usual port of the Email.TLS mode."""
+    return s["Email.Port"] or {"tls": 465, "starttls": 587}.get(s["Email.TLS"], 25)
+
+
+def connect_smtp(s) -> smtplib.SMTP:
+    """A connection to the SMTP server of the Email settings `s`, after STARTTLS or over
+    TLS and logged in when Email.Username is set; raises OSError or SMTPException."""
+    host, port, tls = s["Email.Host"], smtp_port(s), s["Email.TLS"]
+    if tls == "tls":
+        smtp = smtplib.SMTP_SSL(host, port, timeout=SMTP_TIMEOUT, context=ssl.create_default_context())
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT)
+    try:
+        if tls == "starttls":
+            smtp.starttls(context=ssl.create_default_context())
+        if s["Email.Username"]:
+            smtp.login(s["Email.Username"], s["Email.Password"] or "")
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+class MailNotSent(Exception):
+    """Mail could not be sent: not configured, or the SMTP server's answer (one line)."""
+
+
+def deliver(to: str, subject: str, text: str, html: str | None = None) -> None:
+    """Send one message, raising MailNotSent with the reason when it does not go out."""
     s = current_app.extensions["keystead.settings"]
     host = s["Email.Host"]
     if not host:
-        return False
+        raise MailNotSent("mail is not configured (set Email.Host)")
     sender = s["Email.Sender"] or f"keystead@{host}"
     msg = EmailMessage()
     msg["Subject"] = subject
@@ -36,25 +64,33 @@ def send_mail(to: str, subject: str, text: str, html: str | None = None) -> bool
     msg.set_content(text)
     if html:
         msg.add_alternative(html, subtype="html")
-    tls = s["Email.TLS"]
-    port = s["Email.Port"] or {"tls": 465, "starttls": 587}.get(tls, 25)
+    port = smtp_port(s)
     try:
-        if tls == "tls":
-            smtp = smtplib.SMTP_SSL(host, port, timeout=SMTP_TIMEOUT, context=ssl.create_default_context())
-        else:
-            smtp = smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT)
-        with smtp:
-            if tls == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
-            if s["Email.Username"]:
-                smtp.login(s["Email.Username"], s["Email.Password"] or "")
+        with connect_smtp(s) as smtp:
             smtp.send_message(msg)
-        return True
     except (OSError, smtplib.SMTPException) as e:
         # The address is personal data but needed to act on the failure; the body (with
         # its link) is never logged.
         log.error("could not send mail %r to %s via %s:%s: %s", subject, to, host, port, e)
+        reason = " ".join(str(e).split()) or type(e).__name__
+        raise MailNotSent(f"{host}:{port}: {reason}") from None
+
+
+def send_mail(to: str, subject: str, text: str, html: str | None = None) -> bool:
+    """Send one message; True when the server accepted it. Never raises for SMTP trouble."""
+    try:
+        deliver(to, subject, text, html)
+    except MailNotSent:
         return False
+    return True
+
+
+def send_test_mail(to: str) -> None:
+    """A short message to `to` proving the Email settings work; MailNotSent otherwise."""
+    public_url = current_app.extensions["keystead.settings"]["Server.PublicURL"]
+    deliver(to, "Keystead: test message",
+            f"This is a test message from Keystead at {public_url}.\n"
+            "Mail from Keystead reaches this address.\n")
 
 
 def send_link_mail(user, purpose: str, url: str) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import re
 import sys
 
 import click
@@ -91,6 +93,77 @@ def _change(username: str, change, done: str) -> None:
         except ServiceError as e:
             fail(e)
         click.echo(done.format(user))
+
+
+@users.command("show")
+@click.argument("username")
+@with_appcontext
+def users_show(username):
+    """Everything about a person: names, address, role, status, provider, password, second
+    factor, groups, login lockout and API keys (never a secret)."""
+    from ..apikeys import list_api_keys
+    from ..groups import groups_of_user
+    from ..models import LoginThrottle, iso
+    from ..throttle import account_throttle_key, seconds_locked
+    from ..totp import totp_enabled
+    with db_session():
+        user = _user_arg(username)
+        key = account_throttle_key(user)
+        throttle = LoginThrottle.get_or_none(LoginThrottle.key == key)
+        locked_for = seconds_locked(key)
+        keys = list_api_keys(user)
+        facts = [
+            ("id", user.id),
+            ("username", user.username),
+            ("name", user.full_name or "-"),
+            ("email", (f"{user.email} ({'verified' if user.email_verified else 'not verified'})"
+                       if user.email else "-")),
+            ("role", user.role),
+            ("status", user.status),
+            ("provider", user.provider),
+            ("password", "set" if user.password_hash else "not set"),
+            ("two-factor", "on" if totp_enabled(user) else "off"),
+            ("groups", ", ".join(g.name for g in groups_of_user(user)) or "-"),
+            ("created", iso(user.created_at)),
+            ("last login", iso(user.last_login_at) or "never"),
+            ("login lockout", (f"locked out for {locked_for} more seconds after failed logins "
+                               f"(`keystead users unlock {user.username}` ends it)") if locked_for else "no"),
+            ("failed logins", f"{throttle.failures if throttle else 0} since the last success or lockout"),
+            ("API keys", len(keys)),
+        ]
+        for label, value in facts:
+            click.echo(f"{label + ':':15} {value}")
+        for k in keys:
+            click.echo(f"  key {k.id}: {k.name} (created {iso(k.created_at)}, "
+                       f"last used {iso(k.last_used_at) or 'never'})")
+
+
+@users.command("set-password")
+@click.argument("username")
+@click.option("--prompt", is_flag=True, help="Ask for the password without echoing it (twice).")
+@with_appcontext
+def users_set_password(username, prompt):
+    """Set a person's password (asked for with --prompt, never given on the command line,
+    where it would stay in the shell's history). Their sessions and tokens end."""
+    from ..accounts import require_password_provider, set_password
+    from ..errors import Conflict
+    if not prompt:
+        raise click.UsageError("give --prompt: the password is asked for, never taken from the "
+                               "command line")
+    with db_session():
+        user = _user_arg(username)
+        try:
+            require_password_provider(user)
+        except Conflict:
+            raise click.ClickException(f"{user.username} signs in through {user.provider}; "
+                                       "their password is not kept here") from None
+        password = click.prompt(f"New password for {user.username}", hide_input=True,
+                                confirmation_prompt=True, err=True)
+        try:
+            set_password(user, password, event="password_reset", details={"via": "cli"})
+        except ServiceError as e:
+            fail(e)
+        click.echo(f"The password of {user.username} is set; their sessions and tokens have ended.")
 
 
 @users.command("set-role")
@@ -297,3 +370,141 @@ def users_import(file, batch_size):
     if bad:
         raise click.ClickException(f"{bad} bad row{'s' if bad != 1 else ''}; "
                                    "nobody of their batches was created")
+
+
+# ---------------------------------------------------------------- invite
+
+INVITE_COLUMNS = ("email", "username", "role", "groups")
+
+
+def read_invite_rows(text: str) -> list[tuple[int, dict]]:
+    """(line number, row) for each data row of a CSV whose header names columns among
+    INVITE_COLUMNS (email required). ClickException for an unusable header."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    unknown = [h for h in header if h not in INVITE_COLUMNS]
+    if not header or unknown or "email" not in header or len(set(header)) != len(header):
+        raise click.ClickException(f"line 1: the columns must be among {','.join(INVITE_COLUMNS)} "
+                                   f"(email required, each once); found {','.join(header) or 'nothing'}")
+    reader.fieldnames = header
+    return [(reader.line_num, row) for row in reader]
+
+
+def username_from_email(email: str) -> str:
+    """The part of an address before @, with only the characters usernames may hold."""
+    return re.sub(r"[^A-Za-z0-9._-]", "", email.split("@", 1)[0])
+
+
+def invite_batch(batch: list[tuple[int, dict]]) -> tuple[list[tuple[object, str]], list[tuple[int, str]]]:
+    """Create every person of `batch` without a password, with their groups and a
+    confirmation link (7 days), in one transaction, or none of them: ([(user, link)], [])
+    or ([], the problems of each bad row by line number)."""
+    from ..accounts import create_user
+    from ..groups import add_member, find_group
+    from ..links import make_link
+    from ..models import database
+    made, problems = [], []
+    try:
+        with database.atomic():
+            for line, row in batch:
+                if None in row:
+                    problems.append((line, "more fields than the header has columns"))
+                    continue
+                values = {k: (v or "").strip() for k, v in row.items()}
+                email = values.get("email", "")
+                if not email:
+                    problems.append((line, "email: an invitation needs an address"))
+                    continue
+                username = values.get("username") or username_from_email(email)
+                try:
+                    with database.atomic():
+                        user = create_user(username, email or None, None, role=values.get("role") or "viewer",
+                                           email_verified=True)
+                        for name in filter(None, (g.strip() for g in values.get("groups", "").split(";"))):
+                            add_member(find_group(name), user)
+                        made.append((user, make_link(user, "confirm")))
+                except ServiceError as e:
+                    detail = "; ".join(f"{k}: {v}" for k, v in e.fields.items()) if e.fields else e.message
+                    problems.append((line, detail))
+            if problems:
+                raise _BadBatch()
+    except _BadBatch:
+        return [], problems
+    return made, []
+
+
+def _private_new_file(path: str):
+    """`path` opened for writing, created 0600; ClickException when it exists."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise click.ClickException(f"{path} exists: name a new file for the links") from None
+    except OSError as e:
+        raise click.ClickException(f"cannot create {path}: {e.strerror}") from None
+    return os.fdopen(fd, "w", encoding="utf-8", newline="")
+
+
+@users.command("invite")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--links-out", type=click.Path(dir_okay=False),
+              help="Write username,email,link of everyone invited to this new file (made 0600: "
+                   "the links are secrets). Needed when Email is not configured.")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000),
+              help="People invited per transaction: a bad row stops its whole batch.")
+@with_appcontext
+def users_invite(file, links_out, batch_size):
+    """Invite people from a CSV file with a header line naming its columns: email, and any
+    of username (else the part of the address before @), role (default viewer) and groups
+    (existing group names separated by ";"). Each gets an account to confirm and a
+    confirmation link (valid 7 days, single use), mailed when Email is configured. Each
+    batch is one transaction: a bad row is reported with its line number and nobody of
+    its batch is invited. Exits 1 when any row was bad."""
+    from ..mail import mail_configured, send_link_mail
+    mailing = mail_configured()
+    if not mailing and not links_out:
+        raise click.UsageError("Email is not configured: give --links-out FILE to write the "
+                               "confirmation links to")
+    try:
+        text = file.read()
+    except UnicodeDecodeError:
+        raise click.ClickException("the file is not UTF-8 text") from None
+    rows = read_invite_rows(text)
+    out = _private_new_file(links_out) if links_out else None
+    writer = csv.writer(out) if out else None
+    if writer:
+        writer.writerow(["username", "email", "link"])
+    invited = mailed = bad = 0
+    refused: list[str] = []
+    try:
+        with db_session():
+            with click.progressbar(length=len(rows), label="Inviting", file=sys.stderr) as bar:
+                for start in range(0, len(rows), batch_size):
+                    batch = rows[start:start + batch_size]
+                    made, problems = invite_batch(batch)
+                    if problems:
+                        bad += len(problems)
+                        refused += [f"line {line}: {detail}" for line, detail in problems]
+                        refused.append(f"lines {batch[0][0]}-{batch[-1][0]}: nobody of this batch "
+                                       "was invited")
+                    for user, url in made:
+                        invited += 1
+                        if writer:
+                            writer.writerow([user.username, user.email, url])
+                        if mailing and send_link_mail(user, "confirm", url):
+                            mailed += 1
+                        elif mailing:
+                            refused.append(f"{user.username}: the link could not be mailed to "
+                                           f"{user.email}" + (" (it is in the links file)" if writer else
+                                                               "; `keystead users reset-link` makes another"))
+                    bar.update(len(batch))
+    finally:
+        if out:
+            out.close()
+    for message in refused:
+        click.echo(message, err=True)
+    click.echo(f"Invited {invited} of {len(rows)} people; {mailed} links mailed.")
+    if links_out:
+        click.echo(f"The links are in {links_out} (keep it private, delete it once they are handed out).")
+    if bad:
+        raise click.ClickException(f"{bad} bad row{'s' if bad != 1 else ''}; "
+                                   "nobody of their batches was invited")

@@ -1,0 +1,4 @@
+"""`python -m app.cli`: the `keystead` command."""
+from . import main
+
+main()
