@@ -1,4 +1,4 @@
-"""The JSON API under /api/v1 (SPEC 6)."""
+"""The JSON API under /api/v1 (docs/api.md; the full description is openapi.json)."""
 from __future__ import annotations
 
 from flask import Blueprint, Flask
