@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 
@@ -147,7 +148,6 @@ def test_the_documented_restore_commands_bring_back_the_backup_not_the_stale_wal
     db.execute("INSERT INTO person VALUES ('after the backup')")
     db.commit()
     # The server "stopped" without a checkpoint: copy the files as a crash leaves them.
-    import shutil
     for suffix in ("", "-wal", "-shm"):
         shutil.copy(f"{live}{suffix}", f"{live}.crashed{suffix}")
     db.close()
