@@ -1,4 +1,4 @@
-"""Personal API keys (SPEC 9): named, shown once, stored as a SHA-256 digest (a key is 256
+"""Personal API keys (docs/api.md): named, shown once, stored as a SHA-256 digest (a key is 256
 random bits, so a fast digest is enough), sent as `Authorization: Key <key>`.
 
 A key reads `ks_<id>_<secret>`: the id finds the row, the digest of the whole key is

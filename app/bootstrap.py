@@ -1,4 +1,4 @@
-"""The Bootstrap administrator (SPEC 3): created once, never duplicated."""
+"""The Bootstrap administrator (Bootstrap.* settings): created once, never duplicated."""
 from __future__ import annotations
 
 import logging

@@ -1,5 +1,5 @@
 """Configuration: `keystead.toml` in the instance folder plus `KEYSTEAD_<SECTION>_<KEY>`
-environment overrides, checked against one table of settings (SPEC 3).
+environment overrides, checked against one table of settings (SETTINGS below; docs/configuration.md).
 
 Every setting is declared once in SETTINGS with its default and its check; an invalid
 value raises ConfigError with one line naming the section, key, value and what is allowed.
@@ -316,7 +316,7 @@ def _flatten_toml(data: dict, source: str) -> dict[str, Any]:
             name = _BY_LOWER.get(f"{section}.{key}".lower())
             if name is None:
                 raise ConfigError(f"{source}: unknown setting {section}.{key}; "
-                                  f"see the settings table in README.md")
+                                  f"see docs/configuration.md for every setting")
             flat[name] = value
     return flat
 

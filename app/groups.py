@@ -1,4 +1,4 @@
-"""Groups (SPEC 4): the one place the browser, the API and the CLI create, rename and
+"""Groups: the one place the browser, the API and the CLI create, rename and
 delete groups and change their members. Names are unique after the same normalisation
 as usernames (NFKC, case-folded), kept in Group.name_key where the database enforces it.
 

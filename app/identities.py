@@ -88,7 +88,7 @@ def identities_of(user: User) -> list[tuple[str, str]]:
 
 
 def valid_username_from(raw: str | None, fallback: str) -> str:
-    """A username that obeys SPEC 4 made from an outside name, unique among local users."""
+    """A username that obeys the username rules (app/accounts/rules.py) made from an outside name, unique among local users."""
     from .accounts import RESERVED_USERNAMES, USERNAME_MAX, normalise
     name = unicodedata.normalize("NFKC", raw if isinstance(raw, str) else "")
     name = name.split("@", 1)[0]

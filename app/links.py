@@ -1,4 +1,4 @@
-"""Single-use links (SPEC 4): email verification (24 hours), confirmation of an account
+"""Single-use links: email verification (24 hours), confirmation of an account
 made without a password (7 days) and password reset (1 hour).
 
 The URL carries a signed id; the OneTimeLink row makes it single-use (an atomic consume)

@@ -1,4 +1,4 @@
-"""Password rules and hashing (SPEC 4), shared by the browser, the API and the CLI.
+"""Password rules and hashing (docs/configuration.md, Password.*), shared by the browser, the API and the CLI.
 
 Hashing: the password's UTF-8 bytes are HMAC-SHA256'd and base64-encoded before bcrypt,
 so every byte of a password of any length counts (bcrypt alone reads only 72 bytes and

@@ -127,19 +127,35 @@ def rate_limit_storage_answers(app: Flask) -> bool:
         return False
 
 
-def _retry_after_on_429(response):
-    """Retry-After on a refused request: the seconds until the breached limit lets the
-    next one through (the whole window if the storage cannot say)."""
-    if response.status_code != 429:
-        return response
+def retry_after_seconds() -> int | None:
+    """The seconds until the limit this request breached lets the next one through (the
+    whole window if the storage cannot say); None when no limit was breached."""
     limit = current_app.extensions["keystead.limiter"].current_limit
     if limit is None or not limit.breached:
-        return response
+        return None
     try:
         seconds = math.ceil(limit.window.reset_time - time.time())
     except Exception:  # the storage stopped answering in between
         seconds = limit.limit.get_expiry()
-    response.headers["Retry-After"] = str(max(1, seconds))
+    return max(1, seconds)
+
+
+def too_many_requests_message() -> str:
+    """What a refused client reads (browser page and API alike), instead of the limiter's
+    own "60 per 1 minute"."""
+    seconds = retry_after_seconds()
+    if seconds is None:
+        return "Too many requests from your address; try again later."
+    return f"Too many requests from your address; try again in {seconds} second{'s' if seconds != 1 else ''}."
+
+
+def _retry_after_on_429(response):
+    """Retry-After on a refused request (retry_after_seconds)."""
+    if response.status_code != 429:
+        return response
+    seconds = retry_after_seconds()
+    if seconds is not None:
+        response.headers["Retry-After"] = str(seconds)
     return response
 
 

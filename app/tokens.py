@@ -1,4 +1,4 @@
-"""API tokens (SPEC 6): signed with itsdangerous, recorded in the database so they can be
+"""API tokens (docs/api.md, "Tokens"): signed with itsdangerous, recorded in the database so they can be
 revoked at once, rotated on refresh with reuse detection.
 
 The signed string carries only the record's id; the record says whose it is, what kind it

@@ -1,4 +1,4 @@
-"""Two-factor authentication with TOTP (SPEC 9, pyotp): set-up with a QR code and one
+"""Two-factor authentication with TOTP (pyotp): set-up with a QR code and one
 code to confirm, ten single-use recovery codes stored hashed, no code accepted twice.
 
 A code counts as used once its 30-second step has been accepted (the row keeps the last

@@ -1,4 +1,4 @@
-"""The OpenID Connect provider (SPEC 3 and 7): people log in at an outside identity
+"""The OpenID Connect provider (docs/providers.md): people log in at an outside identity
 provider and come back with a code, which Keystead exchanges for an ID token.
 
 Configured by the OIDC.* settings: Issuer (its discovery document is read from

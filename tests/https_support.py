@@ -49,6 +49,20 @@ def make_certificate(directory) -> tuple[str, str]:
 
 # ---------------------------------------------------------------- docs/deployment.md's nginx
 
+# Where the documented server blocks read their certificate (certbot's paths for the
+# example name): tests put a self-signed pair under these names elsewhere and replace it.
+DOCUMENTED_CERTIFICATE_DIR = "/etc/letsencrypt/live/auth.example.com/"
+
+
+def documented_certificate(directory) -> str:
+    """A self-signed pair named as the doc names them (fullchain.pem, privkey.pem) in
+    `directory`: the replacement of DOCUMENTED_CERTIFICATE_DIR, with its trailing slash."""
+    os.makedirs(directory, exist_ok=True)
+    cert, key = make_certificate(directory)
+    os.replace(cert, os.path.join(directory, "fullchain.pem"))
+    os.replace(key, os.path.join(directory, "privkey.pem"))
+    return os.path.join(str(directory), "")
+
 def deployment_doc() -> str:
     with open(os.path.join(ROOT, "docs", "deployment.md"), encoding="utf-8") as f:
         return f.read()
@@ -74,8 +88,8 @@ def documented_nginx_config(port: int, redirect_port: int, upstream_port: int, c
     assert access, "docs/deployment.md no longer says which access_log line to add"
     proxy = _replace(proxy, "listen 443 ssl;", f"listen 127.0.0.1:{port} ssl;\n    "
                      + access.group(1).replace("/var/log/nginx/keystead.access.log", access_log))
-    proxy = _replace(proxy, "# ssl_certificate ...; ssl_certificate_key ...;",
-                     f"ssl_certificate {cert}; ssl_certificate_key {key};")
+    proxy = _replace(proxy, DOCUMENTED_CERTIFICATE_DIR + "fullchain.pem", cert)
+    proxy = _replace(proxy, DOCUMENTED_CERTIFICATE_DIR + "privkey.pem", key)
     proxy = _replace(proxy, "proxy_pass http://127.0.0.1:8000;", f"proxy_pass http://127.0.0.1:{upstream_port};")
     proxy = _replace(proxy, "listen 80;", f"listen 127.0.0.1:{redirect_port};")
     return log_format + "\n" + proxy

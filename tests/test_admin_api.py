@@ -326,15 +326,15 @@ def test_reset_link_for_someone_of_an_outside_provider_is_409(app, client, admin
 def test_openapi_describes_every_administrator_route(client):
     doc = client.get(f"{API}/openapi.json").get_json()
     paths = doc["paths"]
-    assert set(paths["/api/v1/users"]) >= {"get", "post"}
-    assert set(paths["/api/v1/users/{id}"]) >= {"get", "patch", "delete"}
-    assert "post" in paths["/api/v1/users/{id}/reset-link"]
-    assert set(paths["/api/v1/groups"]) >= {"get", "post"}
-    assert set(paths["/api/v1/groups/{id}"]) >= {"get", "patch", "delete"}
-    assert "get" in paths["/api/v1/groups/{id}/members"]
-    assert set(paths["/api/v1/groups/{id}/members/{user_id}"]) >= {"put", "delete"}
+    assert set(paths["/users"]) >= {"get", "post"}
+    assert set(paths["/users/{id}"]) >= {"get", "patch", "delete"}
+    assert "post" in paths["/users/{id}/reset-link"]
+    assert set(paths["/groups"]) >= {"get", "post"}
+    assert set(paths["/groups/{id}"]) >= {"get", "patch", "delete"}
+    assert "get" in paths["/groups/{id}/members"]
+    assert set(paths["/groups/{id}/members/{user_id}"]) >= {"put", "delete"}
     assert {"UserPage", "Group", "GroupPage"} <= set(doc["components"]["schemas"])
-    for item in (paths["/api/v1/users/{id}"], paths["/api/v1/groups/{id}/members/{user_id}"]):
+    for item in (paths["/users/{id}"], paths["/groups/{id}/members/{user_id}"]):
         for op in item.values():
             assert {p["name"] for p in op["parameters"]} <= {"id", "user_id", "page", "per_page"}
 

@@ -187,6 +187,6 @@ def test_an_api_key_cannot_manage_it_even_with_the_password(client, users):
 
 def test_the_endpoints_are_described_in_openapi(client):
     paths = client.get(f"{API}/openapi.json").get_json()["paths"]
-    assert {"post", "delete"} <= set(paths["/api/v1/users/me/totp"])
-    assert "post" in paths["/api/v1/users/me/totp/confirm"]
-    assert "423" in paths["/api/v1/users/me/totp"]["delete"]["responses"]
+    assert {"post", "delete"} <= set(paths["/users/me/totp"])
+    assert "post" in paths["/users/me/totp/confirm"]
+    assert "423" in paths["/users/me/totp"]["delete"]["responses"]

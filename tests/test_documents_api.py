@@ -284,8 +284,8 @@ def test_the_database_cascades_even_without_peewee(app, client, h, people):
 
 def test_openapi_describes_the_document_routes(client):
     doc = client.get(f"{API}/openapi.json").get_json()
-    for path in ("/api/v1/documents", "/api/v1/documents/search", "/api/v1/documents/{id}",
-                 "/api/v1/documents/{id}/groups/{group_id}"):
+    for path in ("/documents", "/documents/search", "/documents/{id}",
+                 "/documents/{id}/groups/{group_id}"):
         assert path in doc["paths"], path
-    assert "multipart/form-data" in doc["paths"]["/api/v1/documents"]["post"]["requestBody"]["content"]
+    assert "multipart/form-data" in doc["paths"]["/documents"]["post"]["requestBody"]["content"]
     assert "Document" in doc["components"]["schemas"]

@@ -310,11 +310,11 @@ def test_administrators_list_and_revoke_anyones_keys_through_the_api(app, client
 
 def test_the_new_routes_are_in_the_openapi_document(client):
     paths = client.get(f"{API}/openapi.json").get_json()["paths"]
-    assert "get" in paths["/api/v1/users/{id}/api-keys"]
-    assert "delete" in paths["/api/v1/users/{id}/api-keys/{key_id}"]
-    create = paths["/api/v1/users/me/api-keys"]["post"]
+    assert "get" in paths["/users/{id}/api-keys"]
+    assert "delete" in paths["/users/{id}/api-keys/{key_id}"]
+    create = paths["/users/me/api-keys"]["post"]
     assert "current_password" in create["requestBody"]["content"]["application/json"]["schema"]["required"]
-    change = paths["/api/v1/users/me/password"]["post"]
+    change = paths["/users/me/password"]["post"]
     assert "revoke_api_keys" in change["requestBody"]["content"]["application/json"]["schema"]["properties"]
 
 

@@ -19,6 +19,7 @@ import requests
 from app.config import ConfigError
 from app.models import User
 from header_provider_support import SECRET_HEADER, installed, new_secret  # noqa: F401  (fixture)
+from https_support import DOCUMENTED_CERTIFICATE_DIR, documented_certificate
 from servers import ADMIN_PASSWORD, ADMIN_USERNAME, free_port, gunicorn_servers  # noqa: F401  (fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -234,6 +235,7 @@ def test_the_documented_nginx_proxy_drops_a_clients_identity_headers(
                               {"KEYSTEAD_PLUGIN_HEADER_TRUSTED_PROXIES": "127.0.0.1, ::1"})
     port = free_port()
     block = adapt(nginx_blocks()[0], {"listen 443 ssl;": f"listen 127.0.0.1:{port};",
+                                      DOCUMENTED_CERTIFICATE_DIR: documented_certificate(tmp_path / "tls"),
                                       "http://127.0.0.1:8000": keystead.url,
                                       "server { listen 80;": "# server { listen 80;"})
     nginx_servers(tmp_path / "nginx", block, port)
@@ -260,6 +262,7 @@ def test_the_documented_sign_on_proxy_passes_only_the_sign_on_services_word(
     try:
         port = free_port()
         block = adapt(nginx_blocks()[1], {"listen 443 ssl;": f"listen 127.0.0.1:{port};",
+                                          DOCUMENTED_CERTIFICATE_DIR: documented_certificate(tmp_path / "tls"),
                                           "http://127.0.0.1:8000": keystead.url,
                                           "http://127.0.0.1:4180": f"http://127.0.0.1:{sso.port}",
                                           "<KEYSTEAD_PLUGIN_HEADER_SECRET>": secret})

@@ -1,4 +1,4 @@
-"""People (SPEC 4): the one place the browser, the API and the CLI create, change and
+"""People: the one place the browser, the API and the CLI create, change and
 delete them. Views parse input, call these, and render the result or the ServiceError
 they raise. The rules live in rules.py, the look-ups and the search in queries.py; both
 are re-exported here, so `from app.accounts import normalise` keeps working."""

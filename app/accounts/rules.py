@@ -1,4 +1,4 @@
-"""Account rules (SPEC 4): usernames, email addresses, names and new passwords, checked
+"""Account rules: usernames, email addresses, names and new passwords, checked
 by plain functions that the browser, the API and the CLI all call."""
 from __future__ import annotations
 

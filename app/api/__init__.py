@@ -1,14 +1,14 @@
-"""The JSON API under /api/v1 (SPEC 6)."""
+"""The JSON API under /api/v1 (docs/api.md; the full description is openapi.json)."""
 from __future__ import annotations
 
 from flask import Blueprint, Flask
 
 from ..errors import ServiceError
-from . import apikeys, audit, auth_routes, documents, groups, me, meta, totp, users
+from . import apikeys, audit, auth_routes, docs_page, documents, groups, me, meta, totp, users
 from .errors import service_error_response
 
 # Each module has a blueprint `bp` and its OpenAPI path items `OPENAPI_PATHS`.
-ROUTE_MODULES = (meta, auth_routes, me, apikeys, totp, users, groups, documents, audit)
+ROUTE_MODULES = (meta, docs_page, auth_routes, me, apikeys, totp, users, groups, documents, audit)
 
 
 def init_app(app: Flask) -> None:
@@ -17,3 +17,4 @@ def init_app(app: Flask) -> None:
         api.register_blueprint(module.bp)
     api.register_error_handler(ServiceError, service_error_response)
     app.register_blueprint(api)
+    app.register_blueprint(docs_page.assets)  # Swagger UI's files, under /static/

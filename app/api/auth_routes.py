@@ -1,5 +1,5 @@
 """/api/v1/auth/*: sign-up, login, token refresh and logout, email verification and
-password reset (SPEC 6). Each view parses its body (app/api/jsonbody.py), calls the
+password reset (docs/api.md). Each view parses its body (app/api/jsonbody.py), calls the
 service function the browser pages call too, and serialises the result."""
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def login():
     else:
         picked = fields(data, required=("username", "password"), optional=("otp",))
         login_name = picked["username"]
-    # `otp`: a TOTP or recovery code, for people with two-factor authentication (SPEC 9).
+    # `otp`: a TOTP or recovery code, for people with two-factor authentication.
     user = log_in_with_password(login_name, picked["password"], otp=picked.get("otp"))
     return jsonify(issue_token_pair(user))
 

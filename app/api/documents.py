@@ -1,4 +1,4 @@
-"""/api/v1/documents (SPEC 8): upload, list, read, delete, share and search documents,
+"""/api/v1/documents (docs/documents.md): upload, list, read, delete, share and search documents,
 on the service functions of app/documents/ (the /documents page uses the same)."""
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
 from ..errors import AccountLocked, ServiceError
-from ..ratelimits import send_retry_after
+from ..ratelimits import send_retry_after, too_many_requests_message
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
@@ -30,7 +30,12 @@ def service_error_response(e: ServiceError):
 
 def http_error_response(e: HTTPException):
     status = e.code or 500
-    message = e.description if status != 500 else "Something went wrong on the server."
+    if status == 500:
+        message = "Something went wrong on the server."
+    elif status == 429:
+        message = too_many_requests_message()
+    else:
+        message = e.description
     response = error_response(status, _HTTP_CODES.get(status, "error"), message)
     if status == 405 and e.get_response().headers.get("Allow"):
         response.headers["Allow"] = e.get_response().headers["Allow"]

@@ -1,4 +1,4 @@
-"""/api/v1/groups: groups and their members (SPEC 6). Any signed-in person may read the
+"""/api/v1/groups: groups and their members (docs/api.md). Any signed-in person may read the
 groups; administrators change them and see their members."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""/api/v1/users/me*: the caller's own account (SPEC 6)."""
+"""/api/v1/users/me*: the caller's own account (docs/api.md)."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify

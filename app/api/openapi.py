@@ -3,7 +3,12 @@
 Each route module keeps the description of its routes beside them, in `OPENAPI_PATHS`
 (path items keyed by the full path, "/api/v1/auth/login"), and may add schemas of its
 own in `OPENAPI_SCHEMAS`. `document()` merges those of every module in
-app.api.ROUTE_MODULES with the shared components below. tests/test_openapi.py checks that
+app.api.ROUTE_MODULES with the shared components below. In the document the one server is
+`<Server.PublicURL>/api/v1` and the paths are relative to it ("/auth/login").
+
+What follows from other tables is added here rather than written in each module: 429 on
+the operations a rate limit covers (app/ratelimits.py SCOPES) and 502 on those that ask
+the person's sign-in provider for a password (PROVIDER_CHECKED). tests/test_openapi.py checks that
 every route of the app is described and every described path exists.
 
 Modules write operations with `operation(...)`, which adds the error responses every
@@ -18,8 +23,8 @@ from flask import current_app
 
 ERROR_DESCRIPTIONS = {
     400: "The body is not valid JSON, or a link token is invalid, expired or spent.",
-    401: "No valid access token (missing, malformed, tampered, expired or revoked), or "
-         "wrong credentials.",
+    401: "No valid access token or API key (missing, malformed, tampered, expired or "
+         "revoked), or wrong credentials.",
     403: "Not allowed.",
     404: "Not found.",
     409: "Conflicts with the current state (a name or email already taken, the last administrator).",
@@ -28,7 +33,9 @@ ERROR_DESCRIPTIONS = {
     422: "A field is missing or invalid; `fields` maps each field to its problem.",
     423: "Locked out after too many failed logins (with Retry-After), or locked by an "
          "administrator (without Retry-After: it lasts until they unlock).",
-    429: "Too many requests from this client.",
+    429: "Too many requests from this client address (a rate limit, docs/configuration.md); "
+         "`Retry-After` says in how many seconds to try again.",
+    502: "The person's sign-in provider failed (`provider_error`): try again later.",
     503: "The database does not answer or is busy.",
 }
 
@@ -88,7 +95,20 @@ SCHEMAS: dict = {
 SECURITY_SCHEMES = {
     "bearerAuth": {"type": "http", "scheme": "bearer",
                    "description": "An access token from POST /api/v1/auth/login or /auth/refresh."},
+    "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "Authorization",
+                   "description": "A personal API key, sent as `Authorization: Key <key>` (the "
+                                  "value includes the word Key). A key acts as its person but "
+                                  "cannot manage their credentials (403 `forbidden`)."},
 }
+# Either credential: an access token or a personal API key.
+SECURED = [{"bearerAuth": []}, {"apiKeyAuth": []}]
+
+API_PREFIX = "/api/v1"
+
+# Operations that ask the person's provider to check a password, which may fail (502):
+# logging in, and those that need `current_password` (for an outside provider's account).
+PROVIDER_CHECKED = {("post", "/api/v1/auth/login"), ("post", "/api/v1/users/me/api-keys"),
+                    ("patch", "/api/v1/users/me"), ("patch", "/api/v1/users/{id}")}
 
 
 # ---------------------------------------------------------------- helpers for route modules
@@ -134,7 +154,7 @@ def operation(summary: str, *, tag: str, responses: dict, request: dict | None =
         op["parameters"] = parameters
     if request is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": request}}}
-    op["security"] = [{"bearerAuth": []}] if secured else []
+    op["security"] = SECURED if secured else []
     out: dict = {}
     for status, (text, schema) in responses.items():
         out[str(status)] = {"description": text}
@@ -157,6 +177,10 @@ def _error_responses() -> dict:
     responses = {}
     for status, text in ERROR_DESCRIPTIONS.items():
         response = {"description": text, "content": {"application/json": {"schema": ref("Error")}}}
+        if status == 429:
+            response["headers"] = {"Retry-After": {
+                "description": "Seconds until the rate limit lets the next request through.",
+                "schema": {"type": "integer"}}}
         if status == 423:
             response["headers"] = {"Retry-After": {
                 "description": "Seconds until a lockout after failed logins ends; absent for an "
@@ -175,6 +199,34 @@ def _version() -> str:
         return "0.0.0"
 
 
+def _rate_limited() -> set[tuple[str, str]]:
+    """(method, path) of every API operation a rate limit covers."""
+    from ..ratelimits import SCOPES
+    limited = set()
+    for _limit, rules in SCOPES.values():
+        for entry in rules:
+            method, _, rule = entry.rpartition(" ")
+            if rule.startswith(API_PREFIX + "/"):
+                limited.add(((method or "POST").lower(), rule))
+    return limited
+
+
+def _with_added_errors(method: str, path: str, op: dict) -> dict:
+    """The operation with 429 when a rate limit covers it, 502 when a provider checks a
+    password in it."""
+    added = []
+    if (method, path) in _rate_limited():
+        added.append(429)
+    if (method, path) in PROVIDER_CHECKED:
+        added.append(502)
+    if not added:
+        return op
+    responses = dict(op["responses"])
+    for status in added:
+        responses[str(status)] = {"$ref": f"#/components/responses/E{status}"}
+    return {**op, "responses": dict(sorted(responses.items()))}
+
+
 def build_document(public_url: str) -> dict:
     """The whole OpenAPI 3.1 document: every module's paths and schemas, merged."""
     from . import ROUTE_MODULES
@@ -182,11 +234,13 @@ def build_document(public_url: str) -> dict:
     schemas = dict(SCHEMAS)
     for module in ROUTE_MODULES:
         for path, item in getattr(module, "OPENAPI_PATHS", {}).items():
-            merged = paths.setdefault(path, {})
+            if not path.startswith(API_PREFIX + "/"):
+                raise ValueError(f"OpenAPI: {path} is not under {API_PREFIX}")
+            merged = paths.setdefault(path.removeprefix(API_PREFIX), {})
             for method, op in item.items():
                 if method in merged:
                     raise ValueError(f"OpenAPI: {method.upper()} {path} is described twice")
-                merged[method] = op
+                merged[method] = _with_added_errors(method, path, op)
         for name, schema in getattr(module, "OPENAPI_SCHEMAS", {}).items():
             if name in schemas and schemas[name] != schema:
                 raise ValueError(f"OpenAPI: schema {name} is defined twice")
@@ -201,8 +255,9 @@ def build_document(public_url: str) -> dict:
                            "JSON bodies as application/json (at most 1 MB); unknown fields "
                            "are ignored.",
         },
-        "servers": [{"url": public_url.rstrip("/") or "/"}],
-        "security": [{"bearerAuth": []}],
+        "servers": [{"url": public_url.rstrip("/") + API_PREFIX,
+                     "description": "This server (Server.PublicURL)"}],
+        "security": SECURED,
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": schemas,

@@ -1,4 +1,4 @@
-"""A person as the API shows them: the one place a User becomes JSON (SPEC 6), used by
+"""A person as the API shows them: the one place a User becomes JSON (the User schema of openapi.json), used by
 /users/me and the administrators' /users endpoints alike. Never the password hash,
 the session epoch or anything else internal."""
 from __future__ import annotations

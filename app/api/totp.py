@@ -1,4 +1,4 @@
-"""The caller's two-factor authentication (SPEC 9): /api/v1/users/me/totp.
+"""The caller's two-factor authentication (docs/api.md): /api/v1/users/me/totp.
 
 Setting it up and turning it off prove the password (a token alone is not enough: it may
 have leaked); turning it off proves a current code too. Wrong passwords and codes here

@@ -1,4 +1,4 @@
-"""/api/v1/users and /api/v1/users/{id}: what administrators do with people (SPEC 6), on
+"""/api/v1/users and /api/v1/users/{id}: what administrators do with people (docs/api.md), on
 the same service functions as the admin pages and the CLI."""
 from __future__ import annotations
 

@@ -1,2 +1,2 @@
-"""The audit log (SPEC 9): every account event, written by an event plugin on the
+"""The audit log (docs/administration.md): every account event, written by an event plugin on the
 `keystead_event` hook in the same transaction as the change it records."""

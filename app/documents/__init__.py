@@ -1,4 +1,4 @@
-"""Documents (SPEC 8): per-user resources on which the access rules are proven with real
+"""Documents (docs/documents.md): per-user resources on which the access rules are proven with real
 data, as in R2R.
 
 - `models`: Document and DocumentShare (a document shared with a group, read only).

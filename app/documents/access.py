@@ -78,7 +78,7 @@ def get_readable(user: User, document_id) -> Document:
 
 def get_changeable(user: User, document_id) -> Document:
     """The document if `user` may change it, else NotFound: someone else's document
-    answers 404, never 403 (SPEC 8), even when it is shared with them to read."""
+    answers 404, never 403 (docs/documents.md), even when it is shared with them to read."""
     doc = get_readable(user, document_id)
     if not may_change(user, doc):
         raise NotFound("No such document among those you can change; a document shared with "

@@ -16,7 +16,7 @@ SCOPES = ("own", "shared", "all")
 
 
 def max_bytes() -> int:
-    """Documents.MaxBytes: the largest upload, in bytes (SPEC 3)."""
+    """Documents.MaxBytes: the largest upload, in bytes (docs/configuration.md)."""
     return _settings()["Documents.MaxBytes"]
 
 

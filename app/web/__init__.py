@@ -14,6 +14,7 @@ from werkzeug.formparser import FormDataParser
 from ..devmode import development_admin, development_mode_user
 from ..errors import ProviderError
 from ..links import redact_link_tokens
+from ..ratelimits import too_many_requests_message
 from .csrf import check_form_request, csrf, explanation
 from .headers import SecurityHeaders
 from .session import KeysteadSessionInterface, check_session_age, load_session_user
@@ -151,7 +152,8 @@ def _http_error(e: HTTPException):
         return http_error_response(e)
     if e.code is None or e.code < 400:
         return e
-    response = render_template("error.html", status=e.code, title=e.name, message=e.description)
+    message = too_many_requests_message() if e.code == 429 else e.description
+    response = render_template("error.html", status=e.code, title=e.name, message=message)
     return response, e.code
 
 

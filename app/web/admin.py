@@ -1,4 +1,4 @@
-"""Administration pages (SPEC 5): /admin/people (list, search, create, a person's page with
+"""Administration pages (docs/administration.md): /admin/people (list, search, create, a person's page with
 role, details, lock, confirmation and reset links, API keys, delete) and /admin/groups.
 
 Administrators only: anonymous visitors are sent to log in, everyone else gets 403. Views

@@ -1,6 +1,6 @@
 """Browser pages for getting in and back in: log in and out, sign up, email verification,
-password reset, account confirmation and password re-entry (web sudo). SPEC 5. With
-two-factor authentication on (SPEC 9), logging in takes a second step, /login/two-factor.
+password reset, account confirmation and password re-entry (web sudo). With
+two-factor authentication on, logging in takes a second step, /login/two-factor.
 
 Views are thin: the form checks shape, a service function applies the rules, and its
 ServiceError is shown beside the fields it names.
@@ -90,7 +90,7 @@ def login():
             _await_second_factor(e.user, safe_next(request.args.get("next")))
             return redirect(url_for("auth.second_factor"), SEE_OTHER)
         except AuthenticationFailed as e:
-            # One answer for an unknown name and a wrong password (SPEC 4).
+            # One answer for an unknown name and a wrong password: no user enumeration.
             form.form_errors.append(e.message)
             return _login_page(form, e.status)
         except AccountLocked as e:

@@ -1,4 +1,4 @@
-"""The /documents page (SPEC 8): the signed-in person's documents, those shared with their
+"""The /documents page (docs/documents.md): the signed-in person's documents, those shared with their
 groups (and, for administrators, everyone's), upload, full-text search, delete, and
 sharing with groups. The rules are those of the API: the same service functions
 (app/documents/service.py)."""

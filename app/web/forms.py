@@ -11,7 +11,7 @@ from wtforms.validators import EqualTo, InputRequired, Length
 
 from ..errors import ServiceError
 
-# Far above every real limit (SPEC 4: passwords up to 1,024 characters, emails 320): the
+# Far above every real limit (passwords up to 1,024 characters, emails 320): the
 # service gives the precise message; this only keeps absurd input out.
 LONG = 4096
 

@@ -18,7 +18,7 @@ SUDO_KEY = "sudo_until"
 
 class KeysteadSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, with two savings on the path every API call takes:
-    the API never reads or writes a session (a cookie never authenticates it, SPEC 6), so
+    the API never reads or writes a session (a cookie never authenticates it: docs/api.md), so
     its requests get an empty session that is never saved; and the signing serializer is
     made once per app instead of once per request."""
 
