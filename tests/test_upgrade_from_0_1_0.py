@@ -22,6 +22,7 @@ as offline as the rest of the suite.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import subprocess
@@ -278,3 +279,48 @@ def test_everything_release_0_1_0_made_is_there_and_works_after_the_upgrade(upgr
     assert client.get(f"{API}/documents/{shared}", headers=bearer(dave)).status_code == 404
     found = client.get(f"{API}/documents/search?q=lichen", headers=bearer(bob)).get_json()
     assert [d["id"] for d in found["results"]] == [shared]
+
+    # The upgraded database counts as initialised: a sign-up is an ordinary one.
+    r = client.post(f"{API}/auth/register", json={
+        "username": "frank", "email": "frank@example.com", "password": STRONG_PASSWORD})
+    assert r.status_code == 201 and r.get_json()["role"] == "viewer"
+
+
+# Run by 0.1.0's interpreter: every account deleted (cascading to what is theirs), as a
+# bad restore or a hand-run DELETE would leave the database.
+DELETE_EVERYONE = r'''
+from app import create_app
+from app.models import User
+flask_app = create_app()
+with flask_app.app_context():
+    User.delete().execute()
+    assert User.select().count() == 0
+'''
+
+
+def test_a_0_1_0_database_that_lost_its_accounts_is_not_new_after_the_upgrade(
+        release_0_1_0, made_by_0_1_0, caplog):
+    """Issue 13 item 2: a 0.1.0 database had people, and lost every one of them before
+    the upgrade. The upgrade records it as initialised all the same (0.1.0 left traces: the
+    audit log, the id sequence), so the next person to sign up does not become an
+    administrator, and the start-up log says the database had accounts and holds none."""
+    from app import create_app
+    instance, made = made_by_0_1_0
+    script = instance.parent / "delete_everyone.py"
+    script.write_text(DELETE_EVERYONE)
+    _run_old(release_0_1_0, instance, [str(script)])
+    with caplog.at_level(logging.INFO, logger="keystead"):
+        app = create_app(instance_path=str(instance))
+    try:
+        assert any("had accounts and holds none now" in r.getMessage() for r in caplog.records
+                   if r.levelno == logging.WARNING), caplog.text
+        r = app.test_client().post(f"{API}/auth/register", json={
+            "username": "stranger", "email": "stranger@example.com", "password": STRONG_PASSWORD})
+        assert r.status_code == 201, r.get_data(as_text=True)
+        assert r.get_json()["role"] == "viewer"
+    finally:
+        db = app.extensions["keystead.db"]
+        if hasattr(db, "close_all"):
+            db.close_all()
+        elif not db.is_closed():
+            db.close()
