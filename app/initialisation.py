@@ -82,6 +82,5 @@ def report_people_at_start(*, schema_was_missing: bool, database_configured: boo
                     "Until an account exists, the first person to sign up becomes an "
                     "administrator.", instance_path)
     else:
-        log.warning("The database holds no accounts and was never initialised: the first person "
-                    "to sign up becomes an administrator. Run `keystead init` to create the "
-                    "administrator yourself.")
+        log.info("The database holds no accounts yet: the first person to sign up becomes an "
+                 "administrator, unless `keystead init` or Bootstrap.AdminPassword creates one first.")
