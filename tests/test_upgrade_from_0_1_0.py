@@ -138,8 +138,9 @@ def release_0_1_0(tmp_path_factory):
         capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT, cwd=str(work))
     assert installed.returncode == 0, installed.stderr[-3000:]
     # The libraries come from the test run's environment, after 0.1.0 itself.
+    libraries = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
     with open(os.path.join(site, "zz_libraries.pth"), "w") as f:
-        f.write(sysconfig.get_paths()["purelib"] + "\n")
+        f.write("".join(f"{path}\n" for path in libraries))
     yield python
 
 
