@@ -25,6 +25,7 @@ ENV_PREFIX = "KEYSTEAD_"
 # docs/providers.md); the core neither reads them nor warns about them.
 PLUGIN_ENV_PREFIX = "KEYSTEAD_PLUGIN_"
 MIN_SECRET_KEY_LENGTH = 32
+DEFAULT_DATABASE_URL = "sqlite:///keystead.db"  # in the instance folder
 
 
 class ConfigError(Exception):
@@ -214,7 +215,7 @@ class Setting:
 
 
 SETTINGS: dict[str, Setting] = {
-    "Server.DatabaseURL": Setting("sqlite:///keystead.db", _database_url),
+    "Server.DatabaseURL": Setting(DEFAULT_DATABASE_URL, _database_url),
     "Server.PublicURL": Setting("http://127.0.0.1:8000", _http_url),
     "Server.RequireAuthentication": Setting(True, _boolean),
     "Server.RateLimits": Setting(True, _boolean),

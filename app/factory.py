@@ -8,9 +8,10 @@ from datetime import timedelta
 from flask import Flask
 
 from . import db as dbmod
-from .config import ConfigError, DatabaseUnavailable, default_instance_path, load_secret_key, read_settings
+from .config import (DEFAULT_DATABASE_URL, ConfigError, DatabaseUnavailable, default_instance_path,
+                     load_secret_key, read_settings)
 from .instance import FOLDER_MODE, make_private
-from .migrations import upgrade
+from .migrations import current_version, upgrade
 from .plugins import make_plugin_manager, start_providers
 from .ratelimits import apply_limits, make_limiter
 
@@ -30,6 +31,8 @@ def build_app(test_config, instance_path, plugins) -> Flask:
                 template_folder=os.path.join(ROOT, "templates"))
     _configure_logging(app)
     make_private(instance_path)
+    key_from_earlier_start = (settings["Server.SecretKey"] is None
+                              and os.path.exists(os.path.join(instance_path, "secret_key")))
     secret_key = load_secret_key(settings)
     https = settings.public_https
     app.config.update(
@@ -69,6 +72,8 @@ def build_app(test_config, instance_path, plugins) -> Flask:
     database = dbmod.init_app(app, settings["Server.DatabaseURL"], instance_path,
                               busy_timeout_ms=settings["Server.SQLiteBusyTimeout"] * 1000)
     try:
+        with database.connection_context():
+            schema_was_missing = current_version(database) == 0
         upgrade(database)
     except Exception as e:  # a database that cannot be reached or written refuses start-up
         raise DatabaseUnavailable(f"invalid setting Server.DatabaseURL: the database cannot be opened "
@@ -96,9 +101,13 @@ def build_app(test_config, instance_path, plugins) -> Flask:
 
     with app.app_context():
         from .bootstrap import ensure_configured_admin
+        from .initialisation import report_people_at_start
         from .totp import seal_clear_secrets
         seal_clear_secrets()  # after the migrations, which run without the key it needs
         ensure_configured_admin()
+        report_people_at_start(schema_was_missing=schema_was_missing,
+                               database_configured=settings["Server.DatabaseURL"] != DEFAULT_DATABASE_URL,
+                               key_from_earlier_start=key_from_earlier_start, instance_path=instance_path)
     devmode.log_development_mode(app)
     return app
 

@@ -11,6 +11,7 @@ from flask import current_app
 from peewee import IntegrityError, fn
 
 from ..errors import Conflict, Forbidden, ValidationFailed
+from ..initialisation import claim_initialisation, is_initialised, people_and_initialisation, warn_about_lost_accounts
 from ..models import ROLES, User, database, utcnow
 from ..plugins import hook
 from .queries import (administrator_count, find_user_by_login, get_user, groups_of,  # noqa: F401
@@ -104,26 +105,34 @@ def _refuse_taken(username_key: str, email_key: str | None) -> None:
 def register_user(username, email, password, first_name="", last_name="") -> User:
     """Self-registration (Sign Up page and POST /auth/register).
 
-    The very first account becomes an administrator even when SelfRegistration is off;
-    after that SelfRegistration decides and new people get DefaultUserRole.
+    On a database never initialised with an account, the first to sign up becomes an
+    administrator even when SelfRegistration is off; after that SelfRegistration decides
+    and new people get DefaultUserRole. A database that had people and lost them is not
+    new: nobody becomes an administrator that way (app/initialisation.py).
     """
     s = settings()
     problems, _ = _check_new_account(username, email, password, first_name or "", last_name or "",
                                      "viewer", password_required=True)
     if problems:
         raise ValidationFailed(problems)
-    first = user_count() == 0
-    if not first and not (s["Password.SelfRegistration"] and registration_provider_allows()):
+    count, initialised = people_and_initialisation()
+    if not initialised:
+        first = _register_first_account(username, email, password, first_name, last_name)
+        if first is not None:
+            return first
+        # Another account came first (a racing sign-up): this one is an ordinary sign-up.
+    elif count == 0:
+        warn_about_lost_accounts("A sign-up")
+    if not (s["Password.SelfRegistration"] and registration_provider_allows()):
         raise Forbidden("Sign-up is closed; ask an administrator for an account.",
                         code="registration_closed")
-    role = "administrator" if first else s["Authorization.DefaultUserRole"]
-    if first or not s["Password.RequireEmailVerification"]:
+    role = s["Authorization.DefaultUserRole"]
+    if not s["Password.RequireEmailVerification"]:
         # Usable at once, so a taken address cannot be hidden: 409 names it (SECURITY.md).
         # The address stays unverified until its owner opens the link the views mail
-        # (recovery.offer_verification), whatever RequireEmailVerification says; only the
-        # first account's is taken as verified: nobody could verify it for them.
+        # (recovery.offer_verification), whatever RequireEmailVerification says.
         return create_user(username, email, password, first_name=first_name, last_name=last_name,
-                           role=role, email_verified=first, event="signup")
+                           role=role, email_verified=False, event="signup")
     # The new account is usable only once its address answers: a sign-up with an address
     # already in use answers like a new one (SECURITY.md), stores nothing, and the views'
     # verification mail goes to the owner as a notice instead (recovery.send_verification_email).
@@ -144,6 +153,18 @@ def register_user(username, email, password, first_name="", last_name="") -> Use
             if owner is None:
                 raise
     return _stand_in_account(owner, username, email, password, first_name or "", last_name or "", role)
+
+
+def _register_first_account(username, email, password, first_name, last_name) -> User | None:
+    """The first account of a database never initialised: an administrator, usable at once,
+    its address taken as verified (nobody could verify it for them). Initialisation is
+    recorded in the same transaction, so of two racing first sign-ups one gets it; the
+    other gets None."""
+    with database.atomic():
+        if not claim_initialisation():
+            return None
+        return create_user(username, email, password, first_name=first_name, last_name=last_name,
+                           role="administrator", email_verified=True, event="signup")
 
 
 def _username_taken() -> Conflict:
@@ -173,7 +194,7 @@ def registration_provider_allows() -> bool:
 
 def self_registration_open() -> bool:
     """Whether the Sign Up page is offered now."""
-    return user_count() == 0 or (settings()["Password.SelfRegistration"] and registration_provider_allows())
+    return not is_initialised() or (settings()["Password.SelfRegistration"] and registration_provider_allows())
 
 
 # ---------------------------------------------------------------- changes
