@@ -186,20 +186,35 @@ def users_reset_link(username):
 
 @users.command("delete")
 @click.argument("username")
+@click.option("--transfer-to", "transfer_to", metavar="PERSON",
+              help="Give the person's documents to PERSON (username, email or id) instead of "
+                   "deleting them.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @with_appcontext
-def users_delete(username, yes):
-    """Delete a person with their memberships, tokens and links."""
-    from ..accounts import delete_user
+def users_delete(username, transfer_to, yes):
+    """Delete a person with their memberships, tokens and links, and their documents (those
+    shared with groups too) unless --transfer-to gives the documents to someone else."""
+    from ..accounts import delete_user, transfer_recipient
+    from ..documents.service import owned_counts
     with db_session():
         user = _user_arg(username)
-        if not yes:
-            click.confirm(f"Delete {user.username} ({user.email or 'no email'})?", abort=True)
         try:
-            delete_user(user)
+            recipient = transfer_recipient(transfer_to, field="--transfer-to")
         except ServiceError as e:
             fail(e)
-        click.echo(f"{user.username} has been deleted.")
+        owned, shared = owned_counts(user)
+        if recipient is not None:
+            fate = f"their {owned} document(s) go to {recipient.username}"
+        else:
+            fate = f"their {owned} document(s), {shared} shared with groups, are deleted too"
+        if not yes:
+            click.confirm(f"Delete {user.username} ({user.email or 'no email'})? {fate.capitalize()}.",
+                          abort=True)
+        try:
+            delete_user(user, transfer_to=recipient)
+        except ServiceError as e:
+            fail(e)
+        click.echo(f"{user.username} has been deleted; {fate}.")
 
 
 # ---------------------------------------------------------------- import
