@@ -251,7 +251,8 @@ def test_the_page_and_the_cli_hand_the_documents_on(app, client, runner, auth, o
     assert owned_titles(app, bob.id) == ["Minutes", "Plans"]
     r = runner.invoke(args=["users", "delete", "bob", "--transfer-to", "carol"], input="y\n")
     assert r.exit_code == 0, r.output
-    assert "2 document(s) go to carol" in r.output
+    assert "Their 2 documents go to carol." in r.output
+    assert "bob has been deleted.\nTheir 2 documents now belong to carol." in r.output
     assert owned_titles(app, carol.id) == ["Minutes", "Plans"]
     assert in_db(app, lambda: User.get_or_none(User.id == bob.id)) is None
 

@@ -203,18 +203,29 @@ def users_delete(username, transfer_to, yes):
         except ServiceError as e:
             fail(e)
         owned, shared = owned_counts(user)
-        if recipient is not None:
-            fate = f"their {owned} document(s) go to {recipient.username}"
+        if not owned:
+            fate = ""
+        elif recipient is not None:
+            fate = f"Their {_documents(owned)} now belong to {recipient.username}."
         else:
-            fate = f"their {owned} document(s), {shared} shared with groups, are deleted too"
+            fate = f"Their {_documents(owned)} ({shared} shared with groups) are deleted with them."
         if not yes:
-            click.confirm(f"Delete {user.username} ({user.email or 'no email'})? {fate.capitalize()}.",
-                          abort=True)
+            question = f"Delete {user.username} ({user.email or 'no email'})?"
+            if owned:
+                question += " " + (f"Their {_documents(owned)} go to {recipient.username}." if recipient else
+                                   f"Their {_documents(owned)} ({shared} shared with groups) are deleted too.")
+            click.confirm(question, abort=True)
         try:
             delete_user(user, transfer_to=recipient)
         except ServiceError as e:
             fail(e)
-        click.echo(f"{user.username} has been deleted; {fate}.")
+        click.echo(f"{user.username} has been deleted.")
+        if fate:
+            click.echo(fate)
+
+
+def _documents(n: int) -> str:
+    return f"{n} document{'s' if n != 1 else ''}"
 
 
 # ---------------------------------------------------------------- import
