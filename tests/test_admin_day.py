@@ -162,6 +162,30 @@ def test_mark_verified_lets_the_sign_up_log_in_and_is_audited(no_mail_app, admin
     assert [e["target"]["username"] for e in audit(client, h, event="email_marked_verified")] == ["hedy", "grace"]
 
 
+def test_the_cli_prints_a_verification_link_and_marks_verified(no_mail_app):
+    """Issue 13 item 9: `users verification-link` prints a link that verifies the address;
+    `users mark-verified` vouches for another sign-up's address (audited); both refuse an
+    address already verified in one line with exit 1."""
+    runner = no_mail_app.test_cli_runner()
+    r = runner.invoke(args=["users", "verification-link", "grace"])
+    assert r.exit_code == 0, r.output
+    url = re.search(r"http://keystead\.test/verify-email/\S+", r.output).group(0)
+    client = no_mail_app.test_client()
+    assert client.post(f"{API}/auth/verify-email", json={"token": url.rsplit("/", 1)[1]}).status_code == 200
+    assert grace_logs_in(no_mail_app) == 200
+    r = runner.invoke(args=["users", "verification-link", "grace"])
+    assert r.exit_code == 1 and r.output.count("\n") == 1 and "already verified" in r.output
+
+    client.post(f"{API}/auth/register", json={"username": "hedy", "email": "hedy@example.com",
+                                              "password": STRONG_PASSWORD})
+    r = runner.invoke(args=["users", "mark-verified", "hedy"])
+    assert r.exit_code == 0 and "hedy@example.com of hedy is marked verified" in r.output
+    assert client.post(f"{API}/auth/login", json={"username": "hedy", "password": STRONG_PASSWORD}).status_code == 200
+    rows = in_db(no_mail_app, lambda: [(e.actor_name, e.target_name) for e in AuditEvent.select().where(
+        AuditEvent.event == "email_marked_verified")])
+    assert rows == [(None, "hedy")]
+
+
 # ---------------------------------------------------------------- item 10: deleting a person's documents
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from .plugin import name_key
 EVENTS = ("signup", "user_create", "login", "login_failed", "lockout", "logout", "password_change",
           "password_reset", "role_change", "lock", "unlock", "user_update", "user_delete", "group_change",
           "api_key_create", "api_key_revoke", "totp_enable", "totp_disable", "totp_reset",
-          "email_marked_verified",
+          "email_change", "notice_not_mailed", "email_marked_verified",
           "document_upload", "document_share", "document_unshare", "document_delete")
 CSV_COLUMNS = ("time", "event", "outcome", "actor", "target", "client", "details")
 # The query parameters of the audit log, in the API and on /admin/audit alike.

@@ -184,6 +184,34 @@ def users_reset_link(username):
             click.echo(f"It has been mailed to {user.email}.")
 
 
+@users.command("verification-link")
+@click.argument("username")
+@with_appcontext
+def users_verification_link(username):
+    """Print a fresh email verification link (24 hours, single use; mailed too when Email is
+    configured) for a person whose address is not verified, to pass on to them."""
+    from ..recovery import make_verification_link
+    with db_session():
+        user = _user_arg(username)
+        try:
+            url, sent = make_verification_link(user)
+        except ServiceError as e:
+            fail(e)
+        click.echo(f"Verification link for {user.username} (valid 24 hours, single use): {url}")
+        if sent:
+            click.echo(f"It has been mailed to {user.email}.")
+
+
+@users.command("mark-verified")
+@click.argument("username")
+@with_appcontext
+def users_mark_verified(username):
+    """Vouch for a person's email address without a link (recorded in the audit log)."""
+    from ..accounts import mark_email_verified
+    _change(username, lambda user: mark_email_verified(None, user),
+            "The address {0.email} of {0.username} is marked verified.")
+
+
 @users.command("delete")
 @click.argument("username")
 @click.option("--transfer-to", "transfer_to", metavar="PERSON",
