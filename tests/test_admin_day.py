@@ -4,6 +4,7 @@ audit person filter for names in any script. Through the test client, the CLI ru
 the API, on a real database (SQLite, or PostgreSQL with KEYSTEAD_TEST_POSTGRES_URL)."""
 from __future__ import annotations
 
+import io
 import re
 from urllib.parse import urlsplit
 
@@ -319,7 +320,6 @@ def test_a_document_uploaded_on_the_page_is_audited_and_a_refused_one_is_not(app
     users.create("root", role="administrator")
     users.create("dora")
     auth.login("dora")
-    import io
     r = client.post("/documents", data={
         "csrf_token": csrf_from(text(client.get("/documents"))),
         "file": (io.BytesIO(b"Notes of the meeting."), "notes.txt")}, content_type="multipart/form-data")
