@@ -95,8 +95,11 @@ def keystead_event(event, actor, target, outcome, details):
     ``event`` is one of signup, user_create, login, login_failed, lockout, logout, password_change,
     password_reset, role_change, lock, unlock, user_delete, user_update, group_change,
     api_key_create, api_key_revoke, totp_enable, totp_disable, totp_reset, email_change
-    (details: old_email, new_email), notice_not_mailed (details: notice, reason) (plugins
-    may add their own);
+    (details: old_email, new_email), notice_not_mailed (details: notice, reason),
+    email_marked_verified (an administrator vouched for the address; details: email),
+    document_upload, document_share, document_unshare, document_delete (target: the
+    document's owner; details: document_id, title, and group_id, group for a share)
+    (plugins may add their own);
     ``actor`` and ``target`` are User objects or None; ``outcome`` is "success" or
     "failure"; ``details`` is a dict of non-secret facts (the client address, the provider,
     the submitted username of a failed login). Called within the request, in the same

@@ -29,6 +29,18 @@ def send_verification_email(user: User) -> tuple[str | None, bool]:
     return url, send_link_mail(user, "verify", url)
 
 
+def make_verification_link(user: User) -> tuple[str, bool]:
+    """For an administrator to pass on (when no mail is configured, say): a fresh
+    verification link (24 hours; earlier unused ones end), mailed too when Email is set.
+    Conflict `no_email` without an address, `already_verified` when it is verified."""
+    if not user.email:
+        raise Conflict(f"{user.username} has no email address to verify.", code="no_email")
+    if user.email_verified:
+        raise Conflict(f"The address of {user.username} is already verified.", code="already_verified")
+    url = make_link(user, "verify")
+    return url, (send_link_mail(user, "verify", url) if mail_configured() else False)
+
+
 def send_confirmation_email(user: User) -> tuple[str, bool]:
     """A fresh confirmation link (set a first password, 7 days); mailed when Email is set."""
     url = make_link(user, "confirm")
@@ -139,6 +151,15 @@ def confirm_account(token, new_password) -> User:
 def link_user(token, purpose: str) -> User:
     """The person a still-valid link belongs to (for showing its page); InvalidLink else."""
     return peek_link(token, purpose)
+
+
+def status_of(user: User) -> str:
+    """The person's status as the admin pages show it: locked, unconfirmed, active, or
+    "email not verified" when RequireEmailVerification keeps them from logging in until
+    their address answers ("active, email not verified" when it does not)."""
+    if user.status != "active" or not user.email or user.email_verified:
+        return user.status
+    return "email not verified" if verification_required(user) else "active, email not verified"
 
 
 def verification_required(user: User) -> bool:

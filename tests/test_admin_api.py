@@ -336,7 +336,7 @@ def test_openapi_describes_every_administrator_route(client):
     assert {"UserPage", "Group", "GroupPage"} <= set(doc["components"]["schemas"])
     for item in (paths["/users/{id}"], paths["/groups/{id}/members/{user_id}"]):
         for op in item.values():
-            assert {p["name"] for p in op["parameters"]} <= {"id", "user_id", "page", "per_page"}
+            assert {p["name"] for p in op["parameters"]} <= {"id", "user_id", "page", "per_page", "transfer_to"}
 
 
 def test_search_with_nul_or_wildcards_is_not_an_error(client, admin_h):

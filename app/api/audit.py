@@ -49,8 +49,9 @@ def audit():
 OPENAPI_PATHS: dict = {
     "/api/v1/audit": {"get": operation(
         "The audit log, newest first", tag="audit", errors=(403, 422),
-        parameters=[query_parameter("actor", "Username of who acted"),
-                    query_parameter("person", "Username of who acted or was acted on"),
+        parameters=[query_parameter("actor", "Username of who acted (case-insensitive, any script)"),
+                    query_parameter("person", "Username of who acted or was acted on "
+                                    "(case-insensitive, any script)"),
                     query_parameter("event", "One event kind", {"type": "string", "enum": list(service.EVENTS)}),
                     query_parameter("since", "First day (UTC)", {"type": "string", "format": "date"}),
                     query_parameter("until", "Last day (UTC), included", {"type": "string", "format": "date"}),

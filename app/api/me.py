@@ -79,7 +79,8 @@ OPENAPI_PATHS: dict = {
         "delete": operation(
             "Delete the caller's account", tag="me", operation_id="deleteMe",
             description="Needs the password (422 on `password` when wrong; wrong passwords count "
-                        "toward the lockout, 423). Every token of the account ends. The last "
+                        "toward the lockout, 423). Every token of the account ends, and the "
+                        "person's documents are deleted too, those shared with groups included. The last "
                         "administrator cannot delete themselves (409). Not with an API key (403).",
             request=obj(("password",), password=string()),
             responses={204: ("Deleted.", None)}, errors=(403, 409, 423)),

@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify, request
 
 from .. import accounts, groups, recovery, totp
 from ..errors import Conflict, ValidationFailed
+from ..links import LIFETIMES
 from ..models import ROLES, User, database
 from .auth import admin_required, current_api_user
 from .jsonbody import fields, json_body
@@ -120,7 +121,9 @@ def _refuse_taken_email(email: str, target: User) -> None:
 @bp.delete("/users/<int:id>")
 @admin_required
 def delete_user(id):
-    accounts.delete_user(accounts.get_user(id), actor=current_api_user())
+    target = accounts.get_user(id)
+    recipient = accounts.transfer_recipient(request.args.get("transfer_to"), by_id=True)
+    accounts.delete_user(target, actor=current_api_user(), transfer_to=recipient)
     return "", 204
 
 
@@ -131,6 +134,13 @@ def reset_link(id):
     require_local_password(target)
     url, sent = recovery.send_reset_email(target)
     return jsonify(reset_url=url, expires_in=3600, sent=sent)
+
+
+@bp.post("/users/<int:id>/verification-link")
+@admin_required
+def verification_link(id):
+    url, sent = recovery.make_verification_link(accounts.get_user(id))
+    return jsonify(verification_url=url, expires_in=LIFETIMES["verify"], sent=sent)
 
 
 @bp.delete("/users/<int:id>/totp")
@@ -208,10 +218,17 @@ OPENAPI_PATHS: dict = {
                         current_password=string("Needed to change one's own address.")),
             responses={200: ("The changed person.", ref("User"))}, errors=(403, 404, 409)),
         "delete": operation(
-            "Delete a person", tag="users", operation_id="deleteUser", parameters=[_USER_ID],
-            description="Administrators only. Their memberships, tokens and links go with them. "
-                        "409 `last_administrator` for the last administrator.",
-            responses={204: ("Deleted.", None)}, errors=(403, 404, 409)),
+            "Delete a person", tag="users", operation_id="deleteUser",
+            description="Administrators only. Their memberships, tokens and links go with them, "
+                        "and so do their documents, those shared with groups included, unless "
+                        "`transfer_to` names another person, who then owns them (still shared "
+                        "with the same groups). 422 naming `transfer_to` when there is no such "
+                        "person or it is the one being deleted. 409 `last_administrator` for "
+                        "the last administrator.",
+            parameters=[_USER_ID, query_parameter(
+                "transfer_to", "The id of the person to give the deleted person's documents to; "
+                "without it the documents are deleted.", {"type": "integer", "minimum": 1})],
+            responses={204: ("Deleted.", None)}, errors=(403, 404, 409, 422)),
     },
     "/api/v1/users/{id}/reset-link": {
         "post": operation(
@@ -222,6 +239,23 @@ OPENAPI_PATHS: dict = {
                         "to the person; do not open it yourself.",
             responses={200: ("The link.", obj(("reset_url", "expires_in", "sent"),
                                               reset_url=string(format="uri"),
+                                              expires_in={"type": "integer"},
+                                              sent={"type": "boolean"}))},
+            errors=(403, 404, 409)),
+    },
+    "/api/v1/users/{id}/verification-link": {
+        "post": operation(
+            "Make an email verification link", tag="users", operation_id="makeVerificationLink",
+            parameters=[_USER_ID],
+            description="Administrators only, for a person whose address is not verified (when "
+                        "no mail is configured, say, so the link the sign-up mailed never "
+                        "arrived): a fresh single-use link (valid 24 hours; earlier unused ones "
+                        "end), mailed too when Email is configured (`sent`). Give it to the "
+                        "person; following it verifies their address. To vouch for the address "
+                        "without a link, `PATCH /users/{id}` with `email_verified: true`. 409 "
+                        "`already_verified`, or `no_email` for a person without an address.",
+            responses={200: ("The link.", obj(("verification_url", "expires_in", "sent"),
+                                              verification_url=string(format="uri"),
                                               expires_in={"type": "integer"},
                                               sent={"type": "boolean"}))},
             errors=(403, 404, 409)),

@@ -10,6 +10,7 @@ import re
 
 from flask import g, has_request_context, request
 
+from ..accounts.rules import normalise
 from ..hookspecs import hookimpl
 from .models import AuditEvent
 
@@ -47,6 +48,11 @@ def _via() -> str | None:
     return None
 
 
+def name_key(name) -> str | None:
+    """The form a stored name is searched in (see AuditEvent)."""
+    return normalise(name)[:256] if isinstance(name, str) else None
+
+
 @hookimpl
 def keystead_event(event, actor, target, outcome, details):
     details = dict(details or {})
@@ -54,8 +60,9 @@ def keystead_event(event, actor, target, outcome, details):
     details.pop("client", None)
     if via := _via():
         details.setdefault("via", via)
+    actor_name, target_name = getattr(actor, "username", None), getattr(target, "username", None)
     AuditEvent.create(
         event=str(event)[:32], outcome=str(outcome)[:10],
-        actor_id=getattr(actor, "id", None), actor_name=getattr(actor, "username", None),
-        target_id=getattr(target, "id", None), target_name=getattr(target, "username", None),
+        actor_id=getattr(actor, "id", None), actor_name=actor_name, actor_key=name_key(actor_name),
+        target_id=getattr(target, "id", None), target_name=target_name, target_key=name_key(target_name),
         client=client, details=json.dumps(clean(details), sort_keys=True))

@@ -11,10 +11,13 @@ from peewee import fn
 from ..errors import ValidationFailed
 from ..models import iso, utcnow
 from .models import AuditEvent
+from .plugin import name_key
 
 EVENTS = ("signup", "user_create", "login", "login_failed", "lockout", "logout", "password_change",
           "password_reset", "role_change", "lock", "unlock", "user_update", "user_delete", "group_change",
-          "api_key_create", "api_key_revoke", "totp_enable", "totp_disable", "totp_reset")
+          "api_key_create", "api_key_revoke", "totp_enable", "totp_disable", "totp_reset",
+          "email_change", "notice_not_mailed", "email_marked_verified",
+          "document_upload", "document_share", "document_unshare", "document_delete")
 CSV_COLUMNS = ("time", "event", "outcome", "actor", "target", "client", "details")
 # The query parameters of the audit log, in the API and on /admin/audit alike.
 FILTERS = ("person", "actor", "event", "since", "until")
@@ -40,7 +43,8 @@ def parse_day(value: str | None, field: str, end: bool = False) -> datetime | No
 def filtered(actor: str | None = None, person: str | None = None, event: str | None = None,
              since: str | None = None, until: str | None = None):
     """The events matching every given filter, newest first. `actor` matches who acted;
-    `person` matches who acted or was acted on (username, case-insensitive)."""
+    `person` matches who acted or was acted on (username, case-insensitive in any script:
+    the stored case-folded keys are compared, not LOWER(), which SQLite folds for ASCII only)."""
     query = AuditEvent.select()
     # NUL cannot be sent to PostgreSQL, and no name holds one.
     actor, person = (v.replace("\x00", "") if isinstance(v, str) else v for v in (actor, person))
@@ -49,10 +53,10 @@ def filtered(actor: str | None = None, person: str | None = None, event: str | N
             raise ValidationFailed({"event": f"Choose one of {', '.join(EVENTS)}."})
         query = query.where(AuditEvent.event == event)
     if actor:
-        query = query.where(fn.LOWER(AuditEvent.actor_name) == actor.strip().lower())
+        query = query.where(AuditEvent.actor_key == name_key(actor.strip()))
     if person:
-        name = person.strip().lower()
-        query = query.where((fn.LOWER(AuditEvent.actor_name) == name) | (fn.LOWER(AuditEvent.target_name) == name))
+        key = name_key(person.strip())
+        query = query.where((AuditEvent.actor_key == key) | (AuditEvent.target_key == key))
     start, stop = parse_day(since, "since"), parse_day(until, "until", end=True)
     if start:
         query = query.where(AuditEvent.created_at >= start)

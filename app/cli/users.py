@@ -257,22 +257,76 @@ def users_reset_link(username):
             click.echo(f"It has been mailed to {user.email}.")
 
 
-@users.command("delete")
+@users.command("verification-link")
 @click.argument("username")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @with_appcontext
-def users_delete(username, yes):
-    """Delete a person with their memberships, tokens and links."""
-    from ..accounts import delete_user
+def users_verification_link(username):
+    """Print a fresh email verification link (24 hours, single use; mailed too when Email is
+    configured) for a person whose address is not verified, to pass on to them."""
+    from ..recovery import make_verification_link
     with db_session():
         user = _user_arg(username)
-        if not yes:
-            click.confirm(f"Delete {user.username} ({user.email or 'no email'})?", abort=True)
         try:
-            delete_user(user)
+            url, sent = make_verification_link(user)
+        except ServiceError as e:
+            fail(e)
+        click.echo(f"Verification link for {user.username} (valid 24 hours, single use): {url}")
+        if sent:
+            click.echo(f"It has been mailed to {user.email}.")
+
+
+@users.command("mark-verified")
+@click.argument("username")
+@with_appcontext
+def users_mark_verified(username):
+    """Vouch for a person's email address without a link (recorded in the audit log)."""
+    from ..accounts import mark_email_verified
+    _change(username, lambda user: mark_email_verified(None, user),
+            "The address {0.email} of {0.username} is marked verified.")
+
+
+@users.command("delete")
+@click.argument("username")
+@click.option("--transfer-to", "transfer_to", metavar="PERSON",
+              help="Give the person's documents to PERSON (username, email or id) instead of "
+                   "deleting them.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def users_delete(username, transfer_to, yes):
+    """Delete a person with their memberships, tokens and links, and their documents (those
+    shared with groups too) unless --transfer-to gives the documents to someone else."""
+    from ..accounts import delete_user, transfer_recipient
+    from ..documents.service import owned_counts
+    with db_session():
+        user = _user_arg(username)
+        try:
+            recipient = transfer_recipient(transfer_to, field="--transfer-to")
+        except ServiceError as e:
+            fail(e)
+        owned, shared = owned_counts(user)
+        if not owned:
+            fate = ""
+        elif recipient is not None:
+            fate = f"Their {_documents(owned)} now belong to {recipient.username}."
+        else:
+            fate = f"Their {_documents(owned)} ({shared} shared with groups) are deleted with them."
+        if not yes:
+            question = f"Delete {user.username} ({user.email or 'no email'})?"
+            if owned:
+                question += " " + (f"Their {_documents(owned)} go to {recipient.username}." if recipient else
+                                   f"Their {_documents(owned)} ({shared} shared with groups) are deleted too.")
+            click.confirm(question, abort=True)
+        try:
+            delete_user(user, transfer_to=recipient)
         except ServiceError as e:
             fail(e)
         click.echo(f"{user.username} has been deleted.")
+        if fate:
+            click.echo(fate)
+
+
+def _documents(n: int) -> str:
+    return f"{n} document{'s' if n != 1 else ''}"
 
 
 # ---------------------------------------------------------------- import

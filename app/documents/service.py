@@ -8,6 +8,7 @@ from peewee import IntegrityError, fn
 from .. import groups as groups_service
 from ..errors import Forbidden, ValidationFailed
 from ..models import Group, Membership, User, database
+from ..plugins import hook
 from . import access, search as search_module
 from .ingest import HTML, MARKDOWN, TEXT, Ingested, ingest
 from .models import Document, DocumentShare
@@ -24,12 +25,23 @@ def _settings():
     return current_app.extensions["keystead.settings"]
 
 
+def _record(event: str, actor: User, doc: Document, group: Group | None = None) -> None:
+    """Report a document event (audit log) inside the caller's transaction. The target is
+    the document's owner, so an administrator's action on someone else's document shows
+    as theirs on that person."""
+    details = {"document_id": doc.id, "title": doc.title}
+    if group is not None:
+        details.update(group_id=group.id, group=group.name)
+    hook().keystead_event(event=event, actor=actor, target=doc.owner, outcome="success", details=details)
+
+
 def _store(owner: User, ingested: Ingested) -> Document:
     with database.atomic():
         doc = Document.create(owner=owner.id, title=ingested.title, filename=ingested.filename,
                               content_type=ingested.content_type, size=ingested.size,
                               text=ingested.text)
-    doc.owner = owner
+        doc.owner = owner
+        _record("document_upload", owner, doc)
     return doc
 
 
@@ -102,7 +114,17 @@ def delete_document(user: User, document_id) -> None:
     doc = access.get_changeable(user, document_id)
     with database.atomic():
         DocumentShare.delete().where(DocumentShare.document == doc.id).execute()
-        Document.delete().where(Document.id == doc.id).execute()
+        if Document.delete().where(Document.id == doc.id).execute():
+            _record("document_delete", user, doc)
+
+
+def owned_counts(user: User) -> tuple[int, int]:
+    """(how many documents `user` owns, how many of them are shared with a group): what
+    deleting the person would delete, for the pages that warn of it."""
+    owned = Document.select(Document.id).where(Document.owner == user.id)
+    shared = (DocumentShare.select(fn.COUNT(fn.DISTINCT(DocumentShare.document)))
+              .where(DocumentShare.document.in_(owned)).scalar())
+    return owned.count(), shared or 0
 
 
 def document_groups(document: Document) -> list[Group]:
@@ -131,6 +153,7 @@ def share_document(user: User, document_id, group_id) -> bool:
     try:
         with database.atomic():
             DocumentShare.create(document=doc.id, group=group.id)
+            _record("document_share", user, doc, group)
     except IntegrityError:  # shared by another request meanwhile: the outcome is the same
         return False
     return True
@@ -140,8 +163,10 @@ def unshare_document(user: User, document_id, group_id) -> None:
     """End the group's access to the document (at once). Idempotent."""
     doc = access.get_changeable(user, document_id)
     group = groups_service.get_group(group_id)
-    DocumentShare.delete().where((DocumentShare.document == doc.id)
-                                 & (DocumentShare.group == group.id)).execute()
+    with database.atomic():
+        if DocumentShare.delete().where((DocumentShare.document == doc.id)
+                                        & (DocumentShare.group == group.id)).execute():
+            _record("document_unshare", user, doc, group)
 
 
 def search_documents(user: User, q: str, page: int = 1, per_page: int = 20) -> search_module.SearchPage:

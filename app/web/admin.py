@@ -25,6 +25,7 @@ except ImportError:  # pragma: no cover - older WTForms
         return (value, label)
 
 from .. import accounts, apikeys, groups, recovery, throttle, totp
+from ..documents import service as document_service
 from ..errors import Conflict, NotFound, ServiceError
 from ..links import LIFETIMES, pending_link
 from ..mail import mail_configured
@@ -66,6 +67,11 @@ class ActionForm(FlaskForm):
 
 class DeleteForm(FlaskForm):
     confirm = BooleanField("Yes, delete it", validators=[InputRequired("Tick the box to confirm.")])
+
+
+class DeletePersonForm(DeleteForm):
+    transfer_to = StringField("Give their documents to (username or email; optional)",
+                              validators=[Length(max=LONG)])
 
 
 class GroupForm(FlaskForm):
@@ -133,7 +139,7 @@ def people():
     page = _page_number()
     rows, total = accounts.search_users(q, page, PER_PAGE)
     return render_template("admin/people.html", people=rows, total=total, q=q, page=page,
-                           pages=_pages(total))
+                           pages=_pages(total), status_of=recovery.status_of)
 
 
 @bp.route("/people/new", methods=["GET", "POST"])
@@ -164,7 +170,7 @@ def _new_person_page(form, status: int = 200):
 
 
 def _flash_link(user: User, purpose: str, sent: bool) -> None:
-    what = "confirmation link" if purpose == "confirm" else "password reset link"
+    what = {"confirm": "confirmation link", "verify": "verification link"}.get(purpose, "password reset link")
     if sent:
         flash(f"A {what} has been mailed to {user.email}.", "success")
     elif mail_configured() and user.email:
@@ -190,8 +196,11 @@ def _person_page(user: User, status: int = 200, **forms):
             found = pending_link(user, purpose)
             if found:
                 links[purpose] = found[0]
+    verify_link = pending_link(user, "verify") if user.email and not user.email_verified else None
     return make_response(render_template(
         "admin/person.html", person=user, groups=groups.groups_of_user(user), role_form=role_form,
+        verify_link=verify_link[0] if verify_link else None,
+        verification_required=recovery.verification_required(user), status=recovery.status_of(user),
         details_form=details_form, action_form=ActionForm(formdata=None), links=links,
         local_password=local_password, mail=mail_configured() and bool(user.email),
         mail_on=mail_configured(),
@@ -360,20 +369,56 @@ def _make_link(user_id: int, purpose: str):
     return _back_to("admin.person", user_id=user.id)
 
 
+@bp.route("/people/<int:user_id>/verification-link", methods=["GET", "POST"])
+@sudo_required
+def verification_link(user_id):
+    """A fresh verification link to copy (when no mail is configured) and pass on."""
+    user = _person_or_404(user_id)
+    if request.method == "GET":
+        return _back_to("admin.person", user_id=user.id)
+    if not ActionForm().validate():
+        abort(400)
+    try:
+        _, sent = recovery.make_verification_link(user)
+    except ServiceError as e:
+        return _person_page(user, e.status, errors=[e.message])
+    _flash_link(user, "verify", sent)
+    return _back_to("admin.person", user_id=user.id)
+
+
+@bp.route("/people/<int:user_id>/mark-verified", methods=["GET", "POST"])
+@sudo_required
+def mark_verified(user_id):
+    """Vouch for the person's address without a link (recorded in the audit log)."""
+    user = _person_or_404(user_id)
+    if request.method == "GET":
+        return _back_to("admin.person", user_id=user.id)
+    if not ActionForm().validate():
+        abort(400)
+    try:
+        accounts.mark_email_verified(_me(), user)
+    except ServiceError as e:
+        return _person_page(user, e.status, errors=[e.message])
+    flash(f"The address {user.email} of {user.username} is marked verified.", "success")
+    return _back_to("admin.person", user_id=user.id)
+
+
 @bp.route("/people/<int:user_id>/delete", methods=["GET", "POST"])
 @sudo_required
 def delete_person(user_id):
     user = _person_or_404(user_id)
-    form = DeleteForm()
+    form = DeletePersonForm()
     if request.method == "POST":
         if form.validate():
             me = _me()
             try:
-                accounts.delete_user(user, actor=me)
+                recipient = accounts.transfer_recipient(form.transfer_to.data)
+                accounts.delete_user(user, actor=me, transfer_to=recipient)
             except ServiceError as e:
-                form.form_errors.append(e.message)
+                show_service_error(form, e)
                 return _delete_person_page(user, form, e.status)
-            flash(f"{user.username} has been deleted.", "success")
+            flash(f"{user.username} has been deleted" + (
+                f"; their documents now belong to {recipient.username}." if recipient else "."), "success")
             if user.id == me.id:
                 return redirect(url_for("auth.login"), SEE_OTHER)
             return redirect(url_for("admin.people"), SEE_OTHER)
@@ -382,8 +427,10 @@ def delete_person(user_id):
 
 
 def _delete_person_page(user: User, form, status: int = 200):
+    owned, shared = document_service.owned_counts(user)
     return make_response(render_template("admin/person_delete.html", person=user, form=form,
-                                         groups=accounts.groups_of(user)), status)
+                                         groups=accounts.groups_of(user), documents=owned,
+                                         shared_documents=shared), status)
 
 
 # ---------------------------------------------------------------- groups
