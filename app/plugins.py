@@ -19,7 +19,7 @@ from .identity import ProviderInfo, ProviderUnavailable
 log = logging.getLogger("keystead")
 
 ENTRY_POINT_GROUP = "keystead.providers"
-CORE_PLUGINS = ("app.identities", "app.audit.plugin", "app.notices")
+CORE_PLUGINS = ("keystead.identities", "keystead.audit.plugin", "keystead.notices")
 
 
 def make_plugin_manager(extra_plugins=()) -> pluggy.PluginManager:

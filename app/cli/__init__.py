@@ -13,11 +13,11 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from .. import __version__
 from .common import db_session
 from .groups import groups
 from .users import users
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _create_app_for_cli():
@@ -29,6 +29,7 @@ def _create_app_for_cli():
 
 @click.group(cls=FlaskGroup, create_app=_create_app_for_cli, add_default_commands=False,
              add_version_option=False, load_dotenv=False, set_debug_flag=False)
+@click.version_option(__version__, "--version", prog_name="keystead", message="%(prog)s %(version)s")
 def main():
     """Keystead: authentication and user management."""
 
@@ -62,14 +63,14 @@ def init_command():
 @with_appcontext
 def serve_command(bind, workers):
     """Serve with gunicorn (the app is built in each worker from the same settings), with
-    the settings a plain `gunicorn wsgi:app` gets from gunicorn.conf.py (app/serving.py:
-    an access log on stdout without link tokens)."""
+    the settings a plain `gunicorn wsgi:app` gets from gunicorn.conf.py (keystead.serving:
+    an access log on stdout without link tokens). Runs from any folder: gunicorn imports
+    the installed package."""
     env = dict(os.environ, KEYSTEAD_INSTANCE=current_app.instance_path)
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
-    args = [gunicorn, "--config", "python:app.serving", "--bind", bind, "--workers", str(workers),
-            "--chdir", ROOT, "wsgi:app"]
+    args = [gunicorn, "--config", "python:keystead.serving", "--bind", bind,
+            "--workers", str(workers), "keystead.wsgi:app"]
     click.echo(f"Serving Keystead on http://{bind}")
-    os.chdir(ROOT)  # gunicorn imports its settings module from here, before --chdir applies
     os.execve(gunicorn, args, env)
 
 
