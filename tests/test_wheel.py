@@ -152,9 +152,11 @@ def test_the_installed_package_is_the_one_in_the_fresh_environment_and_app_is_no
 
 def test_the_build_shows_no_deprecation_banner_and_the_wheel_carries_the_mit_license(installed):
     """Issue 13 item 16: pyproject.toml says `license = "MIT"` the current way (setuptools
-    prints no deprecation banner while building, as in `make serve`), and LICENSE is in the
-    wheel with the MIT text."""
+    prints no deprecation banner, nor any other warning, while building, as in `make
+    serve`), and LICENSE is in the wheel with the MIT text."""
     assert "Deprecat" not in installed.build_output, installed.build_output
+    # Nor any other warning of setuptools' (a data folder left out of `packages`, say).
+    assert not re.search(r"\w*Warning: ", installed.build_output), installed.build_output
     with zipfile.ZipFile(installed.wheel) as wheel:
         names = wheel.namelist()
         metadata = wheel.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
