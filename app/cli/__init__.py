@@ -19,7 +19,6 @@ from .groups import groups
 from .users import users
 
 
-
 def _create_app_for_cli():
     from .. import create_app
     from ..config import exit_on_config_error
