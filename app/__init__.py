@@ -1,12 +1,15 @@
 """Keystead: a self-hosted authentication and user-management server.
 
-`create_app` is the application factory; plugins import `hookimpl`, `Identity` and
-`ProviderInfo` from here.
+`create_app` is the application factory; plugins write
+`from keystead import hookimpl, Identity, ProviderInfo`. (This package is the folder app/
+of the repository, installed under the name keystead.)
 """
 from .hookspecs import hookimpl
 from .identity import Identity, ProviderInfo, ProviderUnavailable
 
-__all__ = ["create_app", "hookimpl", "Identity", "ProviderInfo", "ProviderUnavailable"]
+__version__ = "0.2.0"
+
+__all__ = ["__version__", "create_app", "hookimpl", "Identity", "ProviderInfo", "ProviderUnavailable"]
 
 
 def create_app(test_config: dict | None = None, instance_path: str | None = None, plugins=()):

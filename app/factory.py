@@ -16,7 +16,14 @@ from .plugins import make_plugin_manager, start_providers
 from .ratelimits import apply_limits, make_limiter
 
 log = logging.getLogger("keystead")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _templates_folder() -> str:
+    """keystead/templates in an installed wheel; templates/ beside app/ in the checkout
+    (an editable install maps the package to app/ without moving the folder)."""
+    installed = os.path.join(PACKAGE, "templates")
+    return installed if os.path.isdir(installed) else os.path.join(os.path.dirname(PACKAGE), "templates")
 
 
 def build_app(test_config, instance_path, plugins) -> Flask:
@@ -27,8 +34,8 @@ def build_app(test_config, instance_path, plugins) -> Flask:
         raise ConfigError(f"cannot create the instance folder {instance_path}: {e}") from None
     settings = read_settings(instance_path, overrides=test_config)
 
-    app = Flask("app", instance_path=instance_path, root_path=os.path.join(ROOT, "app"),
-                template_folder=os.path.join(ROOT, "templates"))
+    app = Flask("app", instance_path=instance_path, root_path=PACKAGE,
+                template_folder=_templates_folder())
     _configure_logging(app)
     make_private(instance_path)
     key_from_earlier_start = (settings["Server.SecretKey"] is None

@@ -19,7 +19,7 @@ from .identity import ProviderInfo, ProviderUnavailable
 log = logging.getLogger("keystead")
 
 ENTRY_POINT_GROUP = "keystead.providers"
-CORE_PLUGINS = ("app.identities", "app.audit.plugin", "app.notices")
+CORE_PLUGINS = (".identities", ".audit.plugin", ".notices")  # within this package, keystead
 
 
 def make_plugin_manager(extra_plugins=()) -> pluggy.PluginManager:
@@ -31,7 +31,8 @@ def make_plugin_manager(extra_plugins=()) -> pluggy.PluginManager:
     pm.add_hookspecs(hookspecs)
     try:
         for name in CORE_PLUGINS:
-            pm.register(importlib.import_module(name), name=name)
+            module = importlib.import_module(name, __package__)
+            pm.register(module, name=module.__name__)
         pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
         for plugin in extra_plugins:
             pm.register(plugin)

@@ -1,6 +1,6 @@
 """How gunicorn serves Keystead: one set of settings for a plain `gunicorn wsgi:app` (the
 project folder's gunicorn.conf.py takes them from here) and for `keystead serve` (which
-gives gunicorn `-c python:app.serving`).
+gives gunicorn `-c python:keystead.serving`).
 
 - The access log goes to stdout, written by RedactingLogger: link tokens
   (`/reset-password/<token>` and the like) are replaced before a line is written, since

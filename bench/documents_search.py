@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     logging.getLogger("keystead").setLevel(logging.WARNING)
-    from app import create_app
+    from keystead import create_app
 
     tmp = tempfile.mkdtemp(prefix="keystead-bench-")
     pg_admin = pg_name = None
@@ -114,10 +114,10 @@ def main(argv=None) -> int:
 
 def seed(db, args) -> dict:
     """Fill the database; return the queries to time and who times them."""
-    from app.accounts import create_user
-    from app.documents.models import Document, DocumentShare
-    from app.models import Group, Membership
-    from app.tokens import issue_token_pair
+    from keystead.accounts import create_user
+    from keystead.documents.models import Document, DocumentShare
+    from keystead.models import Group, Membership
+    from keystead.tokens import issue_token_pair
 
     rng = random.Random(args.seed)
     vocabulary = make_vocabulary(rng, args.vocabulary)
@@ -189,8 +189,8 @@ def seed(db, args) -> dict:
 
 
 def measure(app, plan: dict) -> int:
-    from app.documents import service
-    from app.models import User
+    from keystead.documents import service
+    from keystead.models import User
 
     client = app.test_client()
     db = app.extensions["keystead.db"]

@@ -59,8 +59,8 @@ def keystead_app(instance: str, people: int):
     for name in list(os.environ):
         if name.startswith("KEYSTEAD_"):
             del os.environ[name]
-    from app import create_app
-    from app.accounts import create_user
+    from keystead import create_app
+    from keystead.accounts import create_user
     from bench.seed import seed_keystead
     app = create_app({"Password.BcryptRounds": 4, "Server.RateLimits": False,
                       "Password.LockoutThreshold": 0}, instance_path=instance)

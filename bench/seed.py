@@ -29,10 +29,10 @@ def seed_keystead(count: int, password: str, app=None) -> None:
     in the environment describe)."""
     from peewee import SqliteDatabase, chunked
 
-    from app import create_app
-    from app.accounts import normalise
-    from app.models import User, database, utcnow
-    from app.passwords import hash_password
+    from keystead import create_app
+    from keystead.accounts import normalise
+    from keystead.models import User, database, utcnow
+    from keystead.passwords import hash_password
 
     app = app or create_app()  # instance and settings from KEYSTEAD_* in the environment
     with app.app_context():

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, has_app_context, redirect, render_template, request, session
 
-from app import Identity, ProviderInfo, hookimpl
+from keystead import Identity, ProviderInfo, hookimpl
 
 log = logging.getLogger("keystead")
 
@@ -414,7 +414,7 @@ def _client() -> OIDCClient:
 
 def login():
     """Start a sign-in: remember state, nonce and PKCE verifier, go to the identity provider."""
-    from app.web.session import safe_next
+    from keystead.web.session import safe_next
     client = _client()
     pending = {"state": secrets.token_urlsafe(32), "nonce": secrets.token_urlsafe(32),
                "verifier": secrets.token_urlsafe(64), "next": safe_next(request.args.get("next")),
@@ -429,9 +429,9 @@ def login():
 
 def callback():
     """The identity provider sends the person back here with a code (or an error)."""
-    from app.errors import ServiceError
-    from app.login import log_in_as_identity
-    from app.web.session import start_session
+    from keystead.errors import ServiceError
+    from keystead.login import log_in_as_identity
+    from keystead.web.session import start_session
     client = _client()
     pending = session.pop(PENDING_KEY, None)
     try:
@@ -471,8 +471,8 @@ def _refused(e: SignInRefused):
 
 
 def _record_failure(reason: str) -> None:
-    from app.login import client_address
-    from app.plugins import hook
+    from keystead.login import client_address
+    from keystead.plugins import hook
     hook().keystead_event(event="login_failed", actor=None, target=None, outcome="failure",
                           details={"client": client_address(), "provider": NAME, "reason": reason[:200]})
 

@@ -1,6 +1,6 @@
 """The PAM provider: a stub. Installed and listed as not available; naming it in
 Authentication.Provider refuses start-up with what is missing."""
-from app import ProviderInfo, hookimpl
+from keystead import ProviderInfo, hookimpl
 
 NAME = "pam"
 

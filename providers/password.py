@@ -1,6 +1,6 @@
 """The password provider: people kept in Keystead's own table, with bcrypt passwords."""
-from app import Identity, ProviderInfo, hookimpl
-from app.accounts import check_user_password, find_user_by_login
+from keystead import Identity, ProviderInfo, hookimpl
+from keystead.accounts import check_user_password, find_user_by_login
 
 NAME = "password"
 

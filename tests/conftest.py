@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from app import create_app
+from keystead import create_app
 
 POSTGRES_URL = os.environ.get("KEYSTEAD_TEST_POSTGRES_URL", "")
 
@@ -110,7 +110,7 @@ class UserFactory:
 
     def create(self, username: str | None = None, password: str | None = STRONG_PASSWORD,
                role: str = "viewer", email: str | None = None, **kw):
-        from app.accounts import create_user
+        from keystead.accounts import create_user
         self.n += 1
         username = username or f"person{self.n}{secrets.token_hex(2)}"
         email = email or f"{username}@example.com"

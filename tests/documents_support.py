@@ -127,7 +127,7 @@ def create_text(client, token: str, title: str, content: str, **extra):
 
 def make_group(app, name: str, members=()):
     """A group with `members`, through the groups service the administrators use."""
-    from app import groups
+    from keystead import groups
 
     def run():
         group = groups.create_group(name)
@@ -138,5 +138,5 @@ def make_group(app, name: str, members=()):
 
 
 def document_count(app) -> int:
-    from app.documents.models import Document
+    from keystead.documents.models import Document
     return in_db(app, lambda: Document.select().count())

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import pytest
 from werkzeug.serving import make_server
 
-from app import create_app
+from keystead import create_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api_support import API, assert_error, bearer, in_db, login, me_status, users_of
-from app.models import Group, Membership, OneTimeLink, Token, User
+from keystead.models import Group, Membership, OneTimeLink, Token, User
 from conftest import STRONG_PASSWORD
 from pages import path_of
 
@@ -315,7 +315,7 @@ def test_reset_link_is_mailed_when_email_is_configured(mail_app):
 
 def test_reset_link_for_someone_of_an_outside_provider_is_409(app, client, admin_h):
     def outsider():
-        from app.accounts import create_user
+        from keystead.accounts import create_user
         return create_user("outsider", "out@example.com", None, provider="static").id
     uid = in_db(app, outsider)
     assert_error(client.post(f"{API}/users/{uid}/reset-link", headers=admin_h), 409, "password_managed_elsewhere")

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from api_support import API, bearer, in_db, login, me_status, users_of
-from app.models import Group, Membership, OneTimeLink, User
+from keystead.models import Group, Membership, OneTimeLink, User
 from conftest import STRONG_PASSWORD, AuthActions, csrf_from
 from pages import error_beside, flashes, form_errors, path_of, redirect_to
 

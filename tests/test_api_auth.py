@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from api_support import API, assert_error, bearer, in_db, login, me_status, refresh, users_of
-from app import hookimpl
+from keystead import hookimpl
 from conftest import STRONG_PASSWORD
 
 
@@ -153,7 +153,7 @@ def test_lockout_answers_423_with_retry_after_even_to_the_right_password(make_ap
 
 
 def test_an_account_locked_by_an_administrator_answers_423_only_to_the_right_password(app, client, users):
-    from app.accounts import set_locked
+    from keystead.accounts import set_locked
     users.create("boss", role="administrator")
     user, _ = users.create("ada")
     in_db(app, lambda: set_locked(user, True))
@@ -218,7 +218,7 @@ def test_auth_endpoints_answer_only_post(client, path):
 
 def test_login_with_two_factor_authentication_needs_the_otp(app, client, users):
     import pyotp
-    from app import totp
+    from keystead import totp
     user = users.create("ada")[0]
 
     def enable():

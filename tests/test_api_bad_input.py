@@ -8,8 +8,8 @@ import json
 import pytest
 
 from api_support import API, assert_error, bearer, in_db, users_of
-from app.models import Group, User
-from app.tokens import issue_token_pair
+from keystead.models import Group, User
+from keystead.tokens import issue_token_pair
 from conftest import STRONG_PASSWORD
 
 # (method, path, its fields, needs a token, reads only a token field)

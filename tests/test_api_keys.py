@@ -4,8 +4,8 @@ listed without the key, revoked at once; a locked or deleted user's keys stop wo
 import hashlib
 
 from api_support import assert_error, bearer, in_db, login
-from app import accounts
-from app.apikeys import ApiKey
+from keystead import accounts
+from keystead.apikeys import ApiKey
 from conftest import STRONG_PASSWORD
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from api_support import API, assert_error, bearer, in_db, login, me_status, users_of
-from app.models import Group, Membership, User
+from keystead.models import Group, Membership, User
 from conftest import STRONG_PASSWORD
 
 NEW_PASSWORD = "a-brand-new-passphrase-7"

@@ -9,7 +9,7 @@ import pytest
 from werkzeug.exceptions import HTTPException
 
 from api_support import API, assert_error, bearer, in_db, login, me_status, refresh, users_of
-from app.models import OneTimeLink, User
+from keystead.models import OneTimeLink, User
 from conftest import STRONG_PASSWORD, outbox_idle, wait_for
 
 NEW_PASSWORD = "a-brand-new-passphrase-7"
@@ -202,7 +202,7 @@ def test_a_password_change_spends_an_outstanding_reset_link(mail_app):
 
 
 def test_no_reset_mail_for_a_locked_account(mail_app):
-    from app.accounts import set_locked
+    from keystead.accounts import set_locked
     users_of(mail_app).create("boss", role="administrator")
     ada = users_of(mail_app).create("ada", email="ada@example.com")[0]
     in_db(mail_app, lambda: set_locked(ada, True))

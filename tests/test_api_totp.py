@@ -9,7 +9,7 @@ from api_support import API, assert_error, bearer, in_db, login, users_of
 from conftest import STRONG_PASSWORD
 from totp_support import code_for, is_enabled, wrong_code
 
-from app import totp
+from keystead import totp
 
 TOTP = f"{API}/users/me/totp"
 

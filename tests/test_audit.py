@@ -7,8 +7,8 @@ import pytest
 from peewee import OperationalError
 
 from api_support import assert_error, bearer, in_db, login
-from app import accounts, hookimpl
-from app.audit.models import AuditEvent
+from keystead import accounts, hookimpl
+from keystead.audit.models import AuditEvent
 from conftest import STRONG_PASSWORD, UserFactory
 
 
@@ -164,7 +164,7 @@ def test_csv_download_streams_every_matching_event(app, client, users, auth):
 
 
 def test_csv_reads_in_chunks(app, users):
-    from app.audit.service import csv_rows, filtered
+    from keystead.audit.service import csv_rows, filtered
     users.create("ada")
     with app.test_request_context():
         for n in range(7):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api_support import in_db
-from app.models import Group, Membership, OneTimeLink, User
+from keystead.models import Group, Membership, OneTimeLink, User
 from conftest import STRONG_PASSWORD, AuthActions, csrf_from
 from pages import path_of
 

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from app import create_app
-from app.config import SETTINGS, ConfigError, env_value, parse_duration, read_settings
+from keystead import create_app
+from keystead.config import SETTINGS, ConfigError, env_value, parse_duration, read_settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

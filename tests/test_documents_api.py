@@ -8,8 +8,8 @@ import pytest
 
 from api_support import API, assert_error, bearer, in_db, login
 from documents_support import document_count, make_group, upload
-from app import accounts, groups
-from app.documents.models import Document, DocumentShare
+from keystead import accounts, groups
+from keystead.documents.models import Document, DocumentShare
 
 
 @pytest.fixture
@@ -273,7 +273,7 @@ def test_deleting_a_person_through_the_admin_api_deletes_their_documents(app, cl
 
 def test_the_database_cascades_even_without_peewee(app, client, h, people):
     """ON DELETE CASCADE from the person, for deletes that bypass delete_instance."""
-    from app.models import User
+    from keystead.models import User
     team = make_group(app, "team", [people["bob"]])
     doc = _doc(client, h["bob"])
     client.put(f"{API}/documents/{doc['id']}/groups/{team.id}", headers=h["bob"])

@@ -9,7 +9,7 @@ import pytest
 
 from api_support import API, assert_error, bearer, in_db, login
 from documents_support import create_text, document_count, make_pdf, upload
-from app.documents.models import Document
+from keystead.documents.models import Document
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
 
@@ -229,7 +229,7 @@ def test_json_content_over_max_bytes_is_413(small_app, small):
 
 
 def test_nul_characters_and_highlight_markers_never_reach_the_database(app, client, token):
-    from app.documents.ingest import MARK_END, MARK_START
+    from keystead.documents.ingest import MARK_END, MARK_START
     doc = _created(upload(client, token, f"fine{MARK_START}text{MARK_END}".encode(), "m.txt"))
     assert _text_of(client, token, doc["id"]) == "finetext"
     assert in_db(app, lambda: Document.get_by_id(doc["id"]).text) == "finetext"

@@ -12,8 +12,8 @@ from pages import error_beside, flashes, redirect_to
 from api_support import in_db
 from conftest import AuthActions, csrf_from
 from documents_support import document_count, make_group, make_pdf
-from app import accounts, groups
-from app.documents.models import Document, DocumentShare
+from keystead import accounts, groups
+from keystead.documents.models import Document, DocumentShare
 
 
 @pytest.fixture

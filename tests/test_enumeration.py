@@ -13,8 +13,8 @@ from api_support import API, in_db, users_of
 from conftest import STRONG_PASSWORD, wait_for
 from pages import blank_tokens, error_beside, submit
 
-from app import accounts
-from app.models import OneTimeLink, User
+from keystead import accounts
+from keystead.models import OneTimeLink, User
 
 WRONG = "not-the-password-at-all"
 

@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
-from app.config import ConfigError
-from app.models import Group, Membership, User
+from keystead.config import ConfigError
+from keystead.models import Group, Membership, User
 from header_provider_support import SECRET_HEADER, installed, new_secret  # noqa: F401  (fixture)
 
 
@@ -149,7 +149,7 @@ def test_its_people_cannot_change_a_password_here(installed, make_app, proxy):
     app = make_app({"Authentication.Provider": ["password", "header"]})
     client = app.test_client()
     assert client.get("/auth/header/login", headers={"X-Forwarded-User": "ada", **proxy}).status_code == 302
-    from app.tokens import issue_token_pair
+    from keystead.tokens import issue_token_pair
     with app.test_request_context():
         tokens = issue_token_pair(header_user("ada"))
     r = client.post("/api/v1/users/me/password", json={"current_password": "", "new_password": "a-long-passphrase-9"},

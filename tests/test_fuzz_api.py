@@ -17,9 +17,9 @@ from schemathesis.checks import (content_type_conformance, not_a_server_error, r
                                  response_schema_conformance, status_code_conformance)
 
 from api_support import API, in_db, users_of
-from app import accounts
-from app.models import User
-from app.tokens import issue_token_pair
+from keystead import accounts
+from keystead.models import User
+from keystead.tokens import issue_token_pair
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from api_support import API, assert_error, bearer, in_db, login
-from app import groups
-from app.errors import Conflict, NotFound, ValidationFailed
-from app.models import Group, Membership, User
+from keystead import groups
+from keystead.errors import Conflict, NotFound, ValidationFailed
+from keystead.models import Group, Membership, User
 from tests.plugins.recorder import Recorder
 
 

@@ -19,7 +19,7 @@ from pages import SESSION_COOKIE, submit
 from werkzeug.datastructures import MultiDict
 from werkzeug.debug import DebuggedApplication
 
-from app import accounts
+from keystead import accounts
 
 SECRET_DETAIL = "internal-detail-7f3a /srv/keystead/app/secret.py"
 TRACE_MARKS = ("Traceback", "RuntimeError", SECRET_DETAIL, 'File "', "werkzeug", "__debugger__")

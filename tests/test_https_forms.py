@@ -72,7 +72,7 @@ def test_a_form_from_elsewhere_over_https_is_refused_logged_and_explained(https_
     refusals = [rec.getMessage() for rec in caplog.records if "refused a form" in rec.getMessage()]
     assert len(refusals) == 1 and "POST /register" in refusals[0] and reason in refusals[0], refusals
     with https_app.app_context():
-        from app.models import User
+        from keystead.models import User
         assert not User.select().where(User.username == "ada").exists()
 
 

@@ -8,14 +8,14 @@ import logging
 
 import pytest
 
-from app import Identity, hookimpl
-from app.accounts import create_user, username_problem
-from app.errors import Conflict, NotFound, ProviderError
-from app.groups import add_member, create_group
-from app.identities import identities_of, link_identity, sync_groups, unlink_identity, valid_username_from
-from app.login import log_in_with_password
-from app.models import ExternalIdentity, Group, Membership, User
-from app.plugins import hook
+from keystead import Identity, hookimpl
+from keystead.accounts import create_user, username_problem
+from keystead.errors import Conflict, NotFound, ProviderError
+from keystead.groups import add_member, create_group
+from keystead.identities import identities_of, link_identity, sync_groups, unlink_identity, valid_username_from
+from keystead.login import log_in_with_password
+from keystead.models import ExternalIdentity, Group, Membership, User
+from keystead.plugins import hook
 from tests.conftest import STRONG_PASSWORD, csrf_from
 from tests.plugins import failing_provider, static_provider
 from tests.plugins.recorder import Recorder
@@ -111,7 +111,7 @@ def test_an_identity_belongs_to_one_person(app):
 
 
 def test_deleting_a_person_deletes_their_identities(app):
-    from app.accounts import delete_user
+    from keystead.accounts import delete_user
     with app.test_request_context():
         create_user("admin1", "a@example.com", STRONG_PASSWORD, role="administrator")
         user = map_identity(provider="static", subject="s-1", username="grace")

@@ -3,11 +3,11 @@ name belongs to no account; during a lockout even the right password is refused.
 per account across username and email: tests/test_trust_lockout.py.)"""
 import pytest
 
-from app import throttle
-from app.accounts import set_locked
-from app.errors import AccountLocked, AuthenticationFailed
-from app.login import log_in_with_password
-from app.models import LoginThrottle
+from keystead import throttle
+from keystead.accounts import set_locked
+from keystead.errors import AccountLocked, AuthenticationFailed
+from keystead.login import log_in_with_password
+from keystead.models import LoginThrottle
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from conftest import _free_port, wait_for
 
 
 def test_send_mail_delivers_plain_text_and_html(mail_app):
-    from app.mail import send_mail
+    from keystead.mail import send_mail
     box = mail_app.mailbox
     with mail_app.app_context():
         assert send_mail("ada@example.com", "Hello", "plain body", "<p>html body</p>") is True
@@ -22,8 +22,8 @@ def test_send_mail_delivers_plain_text_and_html(mail_app):
 
 
 def test_link_mail_uses_the_templates_and_public_url(mail_app):
-    from app.links import make_link
-    from app.mail import send_link_mail
+    from keystead.links import make_link
+    from keystead.mail import send_link_mail
     user = users_of(mail_app).create("ada", email="ada@example.com", first_name="Ada")[0]
     url = in_db(mail_app, lambda: make_link(user, "reset"))
     with mail_app.app_context():
@@ -37,7 +37,7 @@ def test_link_mail_uses_the_templates_and_public_url(mail_app):
 
 
 def test_the_sender_defaults_to_an_address_at_the_host(make_app, smtp):
-    from app.mail import send_mail
+    from keystead.mail import send_mail
     box, settings = smtp
     app = make_app({**settings, "Email.Sender": None})
     with app.app_context():
@@ -46,7 +46,7 @@ def test_the_sender_defaults_to_an_address_at_the_host(make_app, smtp):
 
 
 def test_without_a_host_nothing_is_sent(make_app, smtp):
-    from app.mail import mail_configured, send_mail
+    from keystead.mail import mail_configured, send_mail
     box, _ = smtp
     app = make_app()
     with app.app_context():
@@ -56,7 +56,7 @@ def test_without_a_host_nothing_is_sent(make_app, smtp):
 
 
 def test_a_closed_port_is_logged_and_reported_not_raised(make_app, caplog):
-    from app.mail import send_mail
+    from keystead.mail import send_mail
     app = make_app({"Email.Host": "127.0.0.1", "Email.Port": _free_port()})
     with app.app_context():
         assert send_mail("ada@example.com", "Subject here", "secret-link-body") is False
@@ -69,7 +69,7 @@ def test_a_closed_port_is_logged_and_reported_not_raised(make_app, caplog):
 def test_encryption_asked_for_is_never_dropped(make_app, smtp, tls):
     """Email.TLS = starttls or tls against a server that offers no encryption: the mail is
     not sent in clear text; the failure is reported."""
-    from app.mail import send_mail
+    from keystead.mail import send_mail
     box, settings = smtp
     app = make_app({**settings, "Email.TLS": tls})
     with app.app_context():
@@ -78,7 +78,7 @@ def test_encryption_asked_for_is_never_dropped(make_app, smtp, tls):
 
 
 def test_credentials_are_not_sent_to_a_server_without_auth(make_app, smtp):
-    from app.mail import send_mail
+    from keystead.mail import send_mail
     box, settings = smtp
     app = make_app({**settings, "Email.Username": "keystead", "Email.Password": "pw"})
     with app.app_context():

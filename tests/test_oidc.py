@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from app.config import ConfigError
-from app.models import ExternalIdentity, Group, Membership, OneTimeLink, User
+from keystead.config import ConfigError
+from keystead.models import ExternalIdentity, Group, Membership, OneTimeLink, User
 from tests.conftest import STRONG_PASSWORD, wait_for
 from tests.oidc_idp import CLIENT_ID, IdentityProvider, new_key
 
@@ -122,7 +122,7 @@ def test_startup_does_not_need_the_identity_provider_and_a_dead_one_gives_a_clea
 
 
 def test_a_failed_discovery_is_not_retried_on_every_login(oidc_app, idp, monkeypatch, caplog):
-    import providers.oidc
+    import keystead.providers.oidc
     idp.discovery_fails = True
     client = oidc_app.test_client()
     with caplog.at_level(logging.WARNING, logger="keystead"):
@@ -131,7 +131,7 @@ def test_a_failed_discovery_is_not_retried_on_every_login(oidc_app, idp, monkeyp
     assert idp.hits["discovery"] == 1
     assert any("HTTP 503" in r.getMessage() and "not tried again" in r.getMessage() for r in caplog.records)
     idp.discovery_fails = False
-    monkeypatch.setattr(providers.oidc, "DISCOVERY_RETRY", 0)  # as if the pause had passed
+    monkeypatch.setattr(keystead.providers.oidc, "DISCOVERY_RETRY", 0)  # as if the pause had passed
     assert sign_in(client).status_code == 302 and idp.hits["discovery"] == 2
 
 
@@ -181,7 +181,7 @@ def test_discovery_and_keys_are_fetched_once_and_cached(oidc_app, idp):
 
 def test_later_logins_update_the_person_and_sync_provider_groups(oidc_app, oidc_client, idp):
     sign_in(oidc_client)
-    from app.groups import add_member, create_group
+    from keystead.groups import add_member, create_group
     with oidc_app.test_request_context():
         user = User.get(User.username == "grace.hopper")
         add_member(create_group("Local club"), user)  # by hand: never taken away by the provider
@@ -223,7 +223,7 @@ def test_an_email_already_used_here_is_not_taken_over(oidc_app, oidc_client, idp
 
 def test_a_locked_person_is_refused(oidc_app, oidc_client, idp):
     sign_in(oidc_client)
-    from app.accounts import set_locked
+    from keystead.accounts import set_locked
     with oidc_app.test_request_context():
         set_locked(User.get(User.username == "grace.hopper"), True)
     client = oidc_app.test_client()
@@ -353,7 +353,7 @@ class _Stopped:
 
 
 def test_refusals_are_recorded_as_failed_logins(oidc_app, oidc_client, idp):
-    from app.audit.models import AuditEvent
+    from keystead.audit.models import AuditEvent
     idp.tamper = {"nonce": "wrong"}
     sign_in(oidc_client)
     with oidc_app.app_context():
@@ -365,7 +365,7 @@ def test_refusals_are_recorded_as_failed_logins(oidc_app, oidc_client, idp):
 
 def test_an_oidc_person_cannot_change_a_password_through_the_api(oidc_app, oidc_client):
     sign_in(oidc_client)
-    from app.tokens import issue_token_pair
+    from keystead.tokens import issue_token_pair
     with oidc_app.test_request_context():
         tokens = issue_token_pair(User.get(User.provider == "oidc"))
     r = oidc_app.test_client().post("/api/v1/users/me/password",

@@ -6,12 +6,12 @@ import tomllib
 
 import pytest
 
-from app import create_app, hookspecs
-from app.accounts import create_user
-from app.config import ConfigError
-from app.errors import AuthenticationFailed, ValidationFailed
-from app.login import log_in_with_password
-from app.models import ExternalIdentity, Group, Membership, User
+from keystead import create_app, hookspecs
+from keystead.accounts import create_user
+from keystead.config import ConfigError
+from keystead.errors import AuthenticationFailed, ValidationFailed
+from keystead.login import log_in_with_password
+from keystead.models import ExternalIdentity, Group, Membership, User
 from tests.plugins import static_provider
 from tests.plugins.recorder import Recorder
 
@@ -34,7 +34,7 @@ def test_declared_entry_points_match_the_modules_in_providers():
     modules = {name[:-3] for name in os.listdir(os.path.join(ROOT, "providers"))
                if name.endswith(".py") and name != "__init__.py"}
     assert set(declared) == modules
-    assert all(target == f"providers.{name}" for name, target in declared.items())
+    assert all(target == f"keystead.providers.{name}" for name, target in declared.items())
 
 
 def test_built_in_providers_are_registered_through_the_entry_points(app):

@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from api_support import in_db, users_of
-from app import accounts
-from app.config import _UNIT_SECONDS, parse_duration
-from app.links import InvalidLink, make_link_token, peek_link
-from app.models import User
-from app.tokens import issue_token_pair, user_for_access_token
+from keystead import accounts
+from keystead.config import _UNIT_SECONDS, parse_duration
+from keystead.links import InvalidLink, make_link_token, peek_link
+from keystead.models import User
+from keystead.tokens import issue_token_pair, user_for_access_token
 
 PROPERTY = settings(max_examples=150, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

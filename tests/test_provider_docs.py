@@ -11,8 +11,8 @@ import types
 
 import bcrypt
 
-from app import hookspecs
-from app.models import Group, Membership, User
+from keystead import hookspecs
+from keystead.models import Group, Membership, User
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(ROOT, "docs", "providers.md")
@@ -62,7 +62,7 @@ def test_the_minimal_provider_in_the_docs_works_as_printed(make_app, tmp_path, m
     assert r.status_code == 409 and r.json["error"]["code"] == "password_managed_elsewhere"
     # active without its file, it refuses start-up naming the variable
     monkeypatch.setenv("KEYSTEAD_PLUGIN_JSONFILE_PATH", str(tmp_path / "missing.json"))
-    from app.config import ConfigError
+    from keystead.config import ConfigError
     try:
         make_app({"Authentication.Provider": ["password", "jsonfile"]}, plugins=[module])
     except ConfigError as e:

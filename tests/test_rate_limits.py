@@ -68,7 +68,7 @@ def test_sign_up_reset_and_verification_are_limited_too(limited_app, api_path, b
 
 
 def test_the_storage_comes_from_server_ratelimitstorage(make_app):
-    from app.config import ConfigError
+    from keystead.config import ConfigError
     default = make_app().extensions["keystead.limiter"]
     assert default._storage_uri == "database://" and type(default.storage).__name__ == "DatabaseStorage"
     app = make_app({"Server.RateLimitStorage": "memory://"})

@@ -4,9 +4,9 @@ import secrets
 import bcrypt
 import pytest
 
-from app import accounts, passwords
-from app.errors import Conflict, ValidationFailed
-from app.models import User
+from keystead import accounts, passwords
+from keystead.errors import Conflict, ValidationFailed
+from keystead.models import User
 
 RULES = dict(minimum_length=8, minimum_score=0, reject_common=True)
 

@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from app.config import ConfigError
-from app.migrations import available_migrations, current_version, upgrade
-from app.models import SchemaVersion, User
+from keystead.config import ConfigError
+from keystead.migrations import available_migrations, current_version, upgrade
+from keystead.models import SchemaVersion, User
 
 ADMIN = {"Bootstrap.AdminUsername": "root", "Bootstrap.AdminEmail": "root@example.com",
          "Bootstrap.AdminPassword": "a-very-long-admin-passphrase"}
@@ -70,7 +70,7 @@ def test_init_prints_a_generated_password_once(app, runner):
     second = runner.invoke(args=["init"])
     assert second.exit_code == 0 and "already exists" in second.output and password not in second.output
     with app.app_context(), _db(app).connection_context():
-        from app.accounts import check_user_password
+        from keystead.accounts import check_user_password
         admin = User.get(User.username_key == "admin")
         assert admin.role == "administrator" and check_user_password(admin, password)
         assert User.select().count() == 1
@@ -94,7 +94,7 @@ def test_init_creates_no_second_administrator(app, users, runner):
 
 
 def test_the_people_count_follows_every_insert_and_delete(app, users):
-    from app.accounts import delete_user, user_count
+    from keystead.accounts import delete_user, user_count
     made = [users.create()[0] for _ in range(3)]
     with app.test_request_context():
         assert user_count() == 3 == User.select().count()

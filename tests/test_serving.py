@@ -85,7 +85,7 @@ class KeysteadServe(GunicornServer):
     """`keystead serve`, as `make serve` runs it."""
 
     def command(self) -> list[str]:
-        return [sys.executable, "-c", "from app.cli import main; main()", "serve",
+        return [sys.executable, "-c", "from keystead.cli import main; main()", "serve",
                 "--bind", f"127.0.0.1:{self.port}", "--workers", "1"]
 
 

@@ -10,7 +10,7 @@ from flask_login import current_user
 from itsdangerous import URLSafeSerializer
 
 from api_support import API, assert_error, bearer, in_db, login, me_status, refresh, users_of
-from app.models import Token, User
+from keystead.models import Token, User
 from conftest import STRONG_PASSWORD
 
 
@@ -64,7 +64,7 @@ def test_a_refresh_token_is_no_access_token_nor_the_reverse(client, ada):
 
 
 def test_refresh_of_a_locked_person_fails(app, client, users, ada):
-    from app.accounts import set_locked
+    from keystead.accounts import set_locked
     users.create("boss", role="administrator")
     pair = login(client, "ada")
     in_db(app, lambda: set_locked(ada, True))
@@ -154,7 +154,7 @@ def test_a_revoked_token_is_refused(app, client, ada):
 # ---------------------------------------------------------------- revocation at once
 
 def test_locking_revokes_at_once_and_unlocking_does_not_bring_tokens_back(app, client, users, ada):
-    from app.accounts import set_locked
+    from keystead.accounts import set_locked
     users.create("boss", role="administrator")
     pair = login(client, "ada")
     in_db(app, lambda: set_locked(ada, True))
@@ -234,7 +234,7 @@ def test_token_responses_are_not_cached(client, ada):
 # ---------------------------------------------------------------- the service functions
 
 def test_prune_expired_tokens_deletes_only_long_dead_records(app, client, ada):
-    from app.tokens import prune_expired_tokens
+    from keystead.tokens import prune_expired_tokens
     login(client, "ada")
     live = login(client, "ada")
     # Age exactly the first session's records.

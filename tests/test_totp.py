@@ -5,9 +5,9 @@ import time
 import pyotp
 import pytest
 
-from app import totp
-from app.errors import AccountLocked, AuthenticationFailed, Conflict, ValidationFailed
-from app.login import SecondFactorRequired, WrongSecondFactor, complete_second_factor, log_in_with_password
+from keystead import totp
+from keystead.errors import AccountLocked, AuthenticationFailed, Conflict, ValidationFailed
+from keystead.login import SecondFactorRequired, WrongSecondFactor, complete_second_factor, log_in_with_password
 from conftest import UserFactory
 
 

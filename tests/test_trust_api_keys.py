@@ -13,9 +13,9 @@ import re
 import pytest
 
 from api_support import API, assert_error, bearer, in_db, login
-from app.apikeys import ApiKey
-from app.audit.models import AuditEvent
-from app.models import User
+from keystead.apikeys import ApiKey
+from keystead.audit.models import AuditEvent
+from keystead.models import User
 from conftest import STRONG_PASSWORD, AuthActions
 from pages import flashes, redirect_to, submit
 
@@ -85,7 +85,7 @@ def test_wrong_passwords_at_key_creation_count_toward_the_lockout(make_app):
 
 def test_an_account_without_a_password_gets_403_password_required(app, client, users):
     """An outside provider's account (OpenID Connect, SAML) has no password to re-enter here."""
-    from app.tokens import issue_token_pair
+    from keystead.tokens import issue_token_pair
     olga, _ = users.create("olga", password=None, provider="oidc")
     token = in_db(app, lambda: issue_token_pair(olga))["access_token"]
     for body in ({"name": "script"}, {"name": "script", "current_password": "anything-at-all"}):

@@ -14,8 +14,8 @@ from api_support import API, assert_error, in_db, users_of
 from conftest import STRONG_PASSWORD
 from documents_support import document_count
 
-from app.config import ConfigError
-from app.models import User
+from keystead.config import ConfigError
+from keystead.models import User
 
 DEV = {"Server.RequireAuthentication": False, "Server.PublicURL": "http://keystead.test:8000",
        "Bootstrap.AdminUsername": "root", "Bootstrap.AdminPassword": STRONG_PASSWORD}

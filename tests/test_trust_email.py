@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from api_support import API, assert_error, bearer, in_db, login, users_of
-from app.audit.models import AuditEvent
-from app.models import User
+from keystead.audit.models import AuditEvent
+from keystead.models import User
 from conftest import STRONG_PASSWORD, outbox_idle, wait_for
 from pages import flashes, redirect_to, submit
 from totp_support import code_for, enable_for
@@ -88,8 +88,8 @@ def test_item3_api_email_change_with_the_right_password_goes_through(app, client
 def test_item3_an_account_without_a_password_here_gets_403_password_required(app, client):
     """Issue 12 item 3: an OIDC account has no current password to give; it changes its
     address in the browser after a fresh login at its provider."""
-    from app.accounts import create_user
-    from app.tokens import issue_token_pair
+    from keystead.accounts import create_user
+    from keystead.tokens import issue_token_pair
     token = in_db(app, lambda: issue_token_pair(create_user("grace", "grace@example.com", None, provider="oidc",
                                                             email_verified=True))["access_token"])
     e = assert_error(patch_me(client, token, email="mallory@example.com", current_password="anything"),
@@ -138,7 +138,7 @@ def test_item3_browser_email_change_asks_for_sudo_even_with_web_sudo_mode_off(ap
 
 def test_item3_browser_asks_for_sudo_when_the_account_had_no_address(app, client, auth):
     """Issue 12 item 3: like the administrator `keystead init` makes, without an address."""
-    from app.accounts import create_user
+    from keystead.accounts import create_user
     in_db(app, lambda: create_user("root", None, STRONG_PASSWORD, role="administrator", email_verified=True))
     auth.login("root")
     r = submit(client, "/profile", {"first_name": "", "last_name": "", "email": "mallory@example.com"})
@@ -315,7 +315,7 @@ def test_item5_a_login_from_a_new_client_address_is_told_but_not_the_first(mail_
     login(elsewhere, "ada")
     notice = mails_to(box, "ada@example.com")[-1]
     assert "New sign-in" in str(notice["Subject"]) and "203.0.113.9" in box.text_of(notice)
-    from app.notices import KnownClient
+    from keystead.notices import KnownClient
     stored = in_db(mail_app, lambda: [row.digest for row in KnownClient.select()])
     assert len(stored) == 2 and not any("203.0.113" in d or "127.0.0.1" in d for d in stored)
 
@@ -372,9 +372,9 @@ def test_item4_upgrading_keeps_pending_links_and_lets_people_who_logged_in_keep_
     from peewee import SqliteDatabase
     from playhouse.migrate import migrate
 
-    from app.links import make_link
-    from app.migrations import _migrator
-    from app.models import SchemaVersion
+    from keystead.links import make_link
+    from keystead.migrations import _migrator
+    from keystead.models import SchemaVersion
     box, mail_settings = smtp
     app = make_app(mail_settings)
     users_of(app).create("ada", email="ada@example.com")

@@ -25,7 +25,7 @@ SLACK_MS = 0.1  # and a tenth of a millisecond, for the clock's and the schedule
 
 
 def _known_accounts(app):
-    from app.accounts import create_user
+    from keystead.accounts import create_user
     users_of(app).create("ada", email="ada@example.com")  # verified: can reset
     in_db(app, lambda: create_user("grace", "grace@example.com", "correct-horse-battery-staple-42",
                                    email_verified=False))  # can ask for a new verification link

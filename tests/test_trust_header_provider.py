@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from app.config import ConfigError
-from app.models import User
+from keystead.config import ConfigError
+from keystead.models import User
 from header_provider_support import SECRET_HEADER, installed, new_secret  # noqa: F401  (fixture)
 from https_support import DOCUMENTED_CERTIFICATE_DIR, documented_certificate
 from servers import ADMIN_PASSWORD, ADMIN_USERNAME, free_port, gunicorn_servers  # noqa: F401  (fixture)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from api_support import API, bearer, in_db, login, me_status, refresh
-from app.models import User
+from keystead.models import User
 from conftest import STRONG_PASSWORD, AuthActions, UserFactory
 
 
@@ -74,7 +74,7 @@ def test_ids_are_never_reused_after_the_newest_person_is_deleted(app, runner, us
     run(runner, "users", "delete", "alice", "--yes")
     bob, _ = users.create("bob")
     assert bob.id > alice.id
-    from app.groups import create_group, delete_group
+    from keystead.groups import create_group, delete_group
     first = in_db(app, lambda: create_group("Team One"))
     in_db(app, lambda: delete_group(first))
     second = in_db(app, lambda: create_group("Team Two"))
@@ -84,7 +84,7 @@ def test_ids_are_never_reused_after_the_newest_person_is_deleted(app, runner, us
 def test_a_forged_reuse_of_a_row_id_opens_nothing_that_was_issued_before(app, runner, users):
     """Independently of ids never being reused: even with the new person under the old id,
     the old cookie, access token, refresh token and API key do not open the new account."""
-    from app.apikeys import create_api_key
+    from keystead.apikeys import create_api_key
     alice, _ = users.create("alice")
     alice_browser = app.test_client()
     assert AuthActions(alice_browser).login("alice").status_code == 303
@@ -109,7 +109,7 @@ def test_a_forged_reuse_of_a_row_id_opens_nothing_that_was_issued_before(app, ru
 def test_a_forged_reuse_of_a_row_id_does_not_pass_an_old_confirmation_link(app, users):
     """Two people invited without a password have the same password fingerprint, so only
     the binding to the person stops the first one's link from setting the second's password."""
-    from app.links import make_link
+    from keystead.links import make_link
     alice, _ = users.create("alice", password=None)
     url = in_db(app, lambda: make_link(User.get_by_id(alice.id), "confirm"))
     path = url.split("keystead.test", 1)[1]
@@ -125,7 +125,7 @@ def test_a_forged_reuse_of_a_row_id_does_not_pass_an_old_confirmation_link(app, 
 
 
 def test_a_deleted_persons_tokens_and_key_answer_401_after_a_new_person_exists(app, runner, users):
-    from app.apikeys import create_api_key
+    from keystead.apikeys import create_api_key
     alice, _ = users.create("alice")
     api = app.test_client()
     tokens = login(api, "alice")
@@ -262,9 +262,9 @@ def _back_to_version_8(app) -> None:
 
 
 def test_upgrading_a_version_8_database_keeps_everything_and_binds_what_was_issued(make_app, tmp_path):
-    from app.apikeys import create_api_key
-    from app.groups import add_member, create_group
-    from app.links import make_link
+    from keystead.apikeys import create_api_key
+    from keystead.groups import add_member, create_group
+    from keystead.links import make_link
     from documents_support import create_text
     old_app = make_app()
     users = UserFactory(old_app)
@@ -279,7 +279,7 @@ def test_upgrading_a_version_8_database_keeps_everything_and_binds_what_was_issu
     _, key = in_db(old_app, lambda: create_api_key(User.get_by_id(alice.id), "laptop"))
     confirm_path = in_db(old_app, lambda: make_link(User.get_by_id(dave.id), "confirm")).split("keystead.test")[1]
     in_db(old_app, lambda: add_member(create_group("Team"), User.get_by_id(bob.id)))
-    from app.accounts import delete_user
+    from keystead.accounts import delete_user
     in_db(old_app, lambda: delete_user(User.get_by_id(carol.id)))
     db = old_app.extensions["keystead.db"]
     objects_before = in_db(old_app, lambda: _schema_objects(db))
@@ -305,8 +305,8 @@ def test_upgrading_a_version_8_database_keeps_everything_and_binds_what_was_issu
     assert refresh(client, tokens["refresh_token"]).status_code == 200
 
     # Memberships, the people count and its triggers, and the cascades still hold.
-    from app.accounts import delete_user, user_count
-    from app.groups import find_group, members_of
+    from keystead.accounts import delete_user, user_count
+    from keystead.groups import find_group, members_of
     assert in_db(app, lambda: [u.username for u in members_of(find_group("Team"))[0]]) == ["bob"]
     erin, _ = UserFactory(app).create("erin")
     assert in_db(app, user_count) == 5

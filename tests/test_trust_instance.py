@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from app import create_app
-from app.config import ConfigError
+from keystead import create_app
+from keystead.config import ConfigError
 from conftest import STRONG_PASSWORD, TEST_SETTINGS, UserFactory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -74,7 +74,7 @@ def test_keystead_init_leaves_a_private_instance_folder(tmp_path):
     instance = tmp_path / "inst"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEYSTEAD_")}
     env.update(KEYSTEAD_INSTANCE=str(instance), KEYSTEAD_PASSWORD_BCRYPTROUNDS="4")
-    p = subprocess.run([sys.executable, "-c", "import os; os.umask(0o022); from app.cli import main; main()",
+    p = subprocess.run([sys.executable, "-c", "import os; os.umask(0o022); from keystead.cli import main; main()",
                         "init"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert "Password:" in p.stdout
@@ -94,7 +94,7 @@ def test_a_database_outside_the_instance_folder_is_created_private(tmp_path, ope
 
 
 def test_the_instance_folder_is_never_inside_the_installed_package(tmp_path, monkeypatch):
-    import app as package
+    import keystead as package
     inside = os.path.join(os.path.dirname(package.__file__), "instance")
     monkeypatch.setenv("KEYSTEAD_INSTANCE", inside)
     with pytest.raises(ConfigError, match="KEYSTEAD_INSTANCE"):
@@ -103,7 +103,7 @@ def test_the_instance_folder_is_never_inside_the_installed_package(tmp_path, mon
 
 
 def test_without_keystead_instance_the_folder_is_instance_in_the_working_directory(tmp_path, monkeypatch):
-    from app.config import default_instance_path
+    from keystead.config import default_instance_path
     monkeypatch.chdir(tmp_path)
     assert default_instance_path() == str(tmp_path / "instance")
 

@@ -16,8 +16,8 @@ from conftest import STRONG_PASSWORD, AuthActions
 from pages import blank_tokens, flashes, submit
 from totp_support import code_for, enable_for, wrong_code
 
-from app import accounts
-from app.models import User
+from keystead import accounts
+from keystead.models import User
 
 THRESHOLD = 3
 DURATION = 15 * 60

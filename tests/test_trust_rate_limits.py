@@ -198,7 +198,7 @@ def test_health_has_no_rate_limit_note_with_the_limits_off(make_app):
 def test_an_unknown_rate_limit_storage_refuses_start_up_in_one_line(make_app):
     """Issue 12 item 13: a storage that cannot keep a moving window (or a typo) is refused
     at start-up, naming the setting."""
-    from app.config import ConfigError
+    from keystead.config import ConfigError
     for uri in ("memcached://127.0.0.1:11211", "redsi://127.0.0.1:6379", "database"):
         with pytest.raises(ConfigError, match="Server.RateLimitStorage") as e:
             make_app({"Server.RateLimitStorage": uri})

@@ -23,7 +23,7 @@ from conftest import STRONG_PASSWORD
 from pages import login_path, submit
 from totp_support import code_for
 
-from app.models import User
+from keystead.models import User
 from tests.oidc_idp import IdentityProvider
 from tests.test_oidc import sign_in
 

@@ -8,8 +8,8 @@ import pytest
 from conftest import STRONG_PASSWORD, UserFactory
 from pages import error_beside, field_errors, flashes, form_errors, redirect_to, submit
 
-from app import ProviderInfo, hookimpl
-from app.models import User
+from keystead import ProviderInfo, hookimpl
+from keystead.models import User
 
 NEW_PASSWORD = "vivid-otter-granite-lantern-87"
 
@@ -36,7 +36,7 @@ def test_profile_needs_a_login(client):
 
 
 def test_profile_shows_what_keystead_knows(app, client, users):
-    from app.models import Group, Membership
+    from keystead.models import Group, Membership
     user, _ = users.create("ada", first_name="Ada", last_name="Lovelace", role="publisher")
     with app.app_context():
         group = Group.create(name="Analysts", name_key="analysts")

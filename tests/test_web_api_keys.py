@@ -9,7 +9,7 @@ import re
 from conftest import STRONG_PASSWORD, csrf_from
 from pages import error_beside, flashes, redirect_to, submit
 
-from app.apikeys import ApiKey
+from keystead.apikeys import ApiKey
 
 PAGE = "/profile/api-keys"
 

@@ -9,7 +9,7 @@ from conftest import STRONG_PASSWORD, UserFactory, csrf_from
 from pages import (SESSION_COOKIE, blank_tokens, error_beside, flashes, form_errors, login_path,
                    redirect_to, session_cookie, submit)
 
-from app import ProviderInfo, hookimpl
+from keystead import ProviderInfo, hookimpl
 
 
 def login(client, username, password=STRONG_PASSWORD, next_path=None):
@@ -95,7 +95,7 @@ def test_next_never_leaves_the_site(client, users, target):
 
 
 def test_administrator_lock_answers_423_only_to_the_right_password(app, client, users):
-    from app.accounts import set_locked
+    from keystead.accounts import set_locked
     user, password = users.create("ada")
     with app.app_context():
         set_locked(user, True)
@@ -241,7 +241,7 @@ def test_anonymous_forms_refuse_a_missing_or_forged_csrf_token(client, users, pa
 
 
 def test_link_forms_refuse_a_missing_csrf_token(app, client, users):
-    from app.links import make_link
+    from keystead.links import make_link
     user, _ = users.create("ada")
     with app.app_context():
         reset = make_link(user, "reset").split("keystead.test", 1)[1]
@@ -262,7 +262,7 @@ def test_signed_in_forms_refuse_a_missing_csrf_token(app, client, users, path, d
     assert r.status_code == 400
     assert signed_in(client)  # nothing happened: still signed in, account and password as before
     with app.app_context():
-        from app.models import User
+        from keystead.models import User
         ada = User.get(User.username_key == "ada")
         assert ada.first_name == ""
     client2 = app.test_client()

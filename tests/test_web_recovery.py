@@ -110,7 +110,7 @@ def test_invalid_links_give_a_clear_400_page(client, path):
 
 
 def test_a_reset_link_does_not_work_as_a_confirmation_link(app, client, users):
-    from app.links import make_link
+    from keystead.links import make_link
     user, _ = users.create("ada")
     with app.app_context():
         token = make_link(user, "reset").rsplit("/", 1)[1]
@@ -121,7 +121,7 @@ def test_a_reset_link_does_not_work_as_a_confirmation_link(app, client, users):
 # ---------------------------------------------------------------- confirmation
 
 def confirmation_path(app, user) -> str:
-    from app.links import make_link
+    from keystead.links import make_link
     with app.app_context():
         with app.extensions["keystead.db"].connection_context():
             return path_of(make_link(user, "confirm"))

@@ -6,7 +6,7 @@ import pytest
 from conftest import STRONG_PASSWORD, UserFactory, csrf_from, wait_for
 from pages import blank_tokens, error_beside, field_errors, form_errors, path_of, submit
 
-from app.models import User
+from keystead.models import User
 
 
 def sign_up(client, username="ada", email=None, password=STRONG_PASSWORD, confirm=None, **extra):

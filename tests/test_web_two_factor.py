@@ -10,9 +10,9 @@ from conftest import STRONG_PASSWORD, UserFactory, csrf_from
 from pages import error_beside, flashes, form_errors, login_path, redirect_to, submit
 from totp_support import code_for, enable_for, is_enabled, recovery_codes_on, secret_on, wrong_code
 
-from app import totp
-from app.models import User
-from app.web.auth import PENDING_KEY, PENDING_SECONDS
+from keystead import totp
+from keystead.models import User
+from keystead.web.auth import PENDING_KEY, PENDING_SECONDS
 
 SECOND_STEP = "/login/two-factor"
 
@@ -179,7 +179,7 @@ def test_wrong_codes_count_toward_the_lockout_with_wrong_passwords(make_app):
     assert not logged_in(client)
     assert password_step(app.test_client(), "ada").status_code == 423
 
-    from app.audit.models import AuditEvent
+    from keystead.audit.models import AuditEvent
     reasons = in_db(app, lambda: [json.loads(e.details).get("reason") for e in AuditEvent.select()
                                   .where(AuditEvent.event == "login_failed").order_by(AuditEvent.id)])
     assert reasons.count("wrong_second_factor") == 2
@@ -204,7 +204,7 @@ def test_the_second_step_expires_after_five_minutes(app, client, users):
 
 
 def test_ending_the_persons_sessions_ends_a_pending_step(app, client, users):
-    from app import accounts
+    from keystead import accounts
     users.create("ada")
     secret, _ = enable_for(app, "ada")
     password_step(client, "ada")

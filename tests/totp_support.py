@@ -27,8 +27,8 @@ def wrong_code(secret: str) -> str:
 def enable_for(app, username: str) -> tuple[str, list[str]]:
     """Turn two-factor authentication on for `username` with the current step's code;
     returns (secret, recovery codes). The next code to use is code_for(secret, 1)."""
-    from app import totp
-    from app.models import User
+    from keystead import totp
+    from keystead.models import User
     with app.test_request_context():
         with app.extensions["keystead.db"].connection_context():
             user = User.get(User.username_key == username.lower())
@@ -38,8 +38,8 @@ def enable_for(app, username: str) -> tuple[str, list[str]]:
 
 
 def is_enabled(app, username: str) -> bool:
-    from app import totp
-    from app.models import User
+    from keystead import totp
+    from keystead.models import User
     with app.app_context():
         with app.extensions["keystead.db"].connection_context():
             return totp.totp_enabled(User.get(User.username_key == username.lower()))

@@ -18,13 +18,12 @@ import click
 from flask import Flask, current_app
 from flask.cli import ScriptInfo, with_appcontext
 
+from .. import __version__
 from .common import db_session
 from .doctor import doctor_command
 from .groups import groups
 from .mail import mail
 from .users import users
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _create_app_for_cli():
@@ -45,8 +44,7 @@ class KeysteadGroup(click.Group):
 
 
 @click.group(cls=KeysteadGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="keystead", prog_name="keystead",
-                      message="%(prog)s %(version)s")
+@click.version_option(__version__, "--version", prog_name="keystead", message="%(prog)s %(version)s")
 def main():
     """Keystead: authentication and user management."""
 
@@ -86,8 +84,9 @@ def init_command():
 @with_appcontext
 def serve_command(bind, workers):
     """Serve with gunicorn (the app is built in each worker from the same settings), with
-    the settings a plain `gunicorn wsgi:app` gets from gunicorn.conf.py (app/serving.py:
-    an access log on stdout without link tokens)."""
+    the settings a plain `gunicorn wsgi:app` gets from gunicorn.conf.py (keystead.serving:
+    an access log on stdout without link tokens). Runs from any folder: gunicorn imports
+    the installed package."""
     from ..doctor import public_url_problem, split_bind
     served = split_bind(bind)
     if served is not None and (taken := _address_taken(*served)):
@@ -99,10 +98,9 @@ def serve_command(bind, workers):
         click.echo(f"warning: {problem}", err=True)
     env = dict(os.environ, KEYSTEAD_INSTANCE=current_app.instance_path)
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
-    args = [gunicorn, "--config", "python:app.serving", "--bind", bind, "--workers", str(workers),
-            "--chdir", ROOT, "wsgi:app"]
+    args = [gunicorn, "--config", "python:keystead.serving", "--bind", bind,
+            "--workers", str(workers), "keystead.wsgi:app"]
     click.echo(f"Serving Keystead on http://{bind}")
-    os.chdir(ROOT)  # gunicorn imports its settings module from here, before --chdir applies
     os.execve(gunicorn, args, env)
 
 

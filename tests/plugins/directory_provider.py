@@ -1,6 +1,6 @@
 """A directory provider whose login names are the people's usernames here (as LDAP's uid
 usually is): for checking a re-entered password with the account's own provider."""
-from app import Identity, ProviderInfo, hookimpl
+from keystead import Identity, ProviderInfo, hookimpl
 
 PEOPLE = {"dora": ("dora-directory-pass-58", Identity(provider="directory", subject="uid=dora", username="dora",
                                                      email="dora@example.com", first_name="Dora"))}

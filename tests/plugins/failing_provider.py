@@ -1,6 +1,6 @@
 """A provider whose hooks fail the way a bug or a dead directory server makes them fail:
 keystead_authenticate raises RuntimeError (with a secret-looking detail in its message)."""
-from app import ProviderInfo, hookimpl
+from keystead import ProviderInfo, hookimpl
 
 SECRET_DETAIL = "ldap://admin:hunter2@10.0.0.7 exploded"
 

@@ -1,5 +1,5 @@
 """An event observer and password policy, as an auditing or policy plugin would be."""
-from app import hookimpl
+from keystead import hookimpl
 
 
 class Recorder:

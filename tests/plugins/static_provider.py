@@ -1,5 +1,5 @@
 """A provider that knows one outside person, as a directory server would."""
-from app import Identity, ProviderInfo, hookimpl
+from keystead import Identity, ProviderInfo, hookimpl
 
 PEOPLE = {"robot": ("beep-boop-1234", Identity(provider="static", subject="robot-1", username="Robot Smith",
                                               email="robot@example.com", first_name="Robot",

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 
-from app import Identity, ProviderInfo, ProviderUnavailable, hookimpl
+from keystead import Identity, ProviderInfo, ProviderUnavailable, hookimpl
 
 log = logging.getLogger("keystead")
 
@@ -167,9 +167,9 @@ def peer_address() -> str | None:
 
 def login():
     """Log in as the person the proxy vouches for, then go on to `next` (or /profile)."""
-    from app.errors import ServiceError
-    from app.login import log_in_as_identity
-    from app.web.session import safe_next, start_session
+    from keystead.errors import ServiceError
+    from keystead.login import log_in_as_identity
+    from keystead.web.session import safe_next, start_session
     config = current_app.extensions.get(EXTENSION)
     if config is None:
         abort(404)  # installed, not active
@@ -206,8 +206,8 @@ def _value(raw: str | None, limit: int = VALUE_MAX) -> str | None:
 
 
 def _refused(status: int, reason: str, message: str):
-    from app.login import client_address
-    from app.plugins import hook
+    from keystead.login import client_address
+    from keystead.plugins import hook
     log.warning("header sign-in refused: %s", reason)
     hook().keystead_event(event="login_failed", actor=None, target=None, outcome="failure",
                           details={"client": client_address(), "provider": NAME, "reason": reason[:200]})
