@@ -1,6 +1,6 @@
 """The provider contract: every hook Keystead calls, in the order of a login's life.
 
-A plugin implements some of these with `@hookimpl` (``from app import hookimpl``) and is
+A plugin implements some of these with `@hookimpl` (``from keystead import hookimpl``) and is
 registered through the entry-point group ``keystead.providers``, the built-in providers
 included. Hooks that choose one answer are ``firstresult``: the first non-None result wins
 and the rest are not called; a provider answers None for anything that is not its own

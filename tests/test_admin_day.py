@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from api_support import API, assert_error, bearer, in_db, login, users_of
-from app.audit.models import AuditEvent
-from app.documents.models import Document, DocumentShare
-from app.models import User
+from keystead.audit.models import AuditEvent
+from keystead.documents.models import Document, DocumentShare
+from keystead.models import User
 from conftest import STRONG_PASSWORD, AuthActions, csrf_from
 from documents_support import make_group
 from pages import error_beside, flashes
@@ -337,7 +337,7 @@ def test_a_document_event_is_written_in_the_same_transaction_as_the_change(make_
     """Issue 13 item 11: when recording the event fails, the deletion does not happen."""
     from peewee import OperationalError
 
-    from app import hookimpl
+    from keystead import hookimpl
 
     class FailingOnDocumentDelete:
         @hookimpl(trylast=True)
@@ -351,7 +351,7 @@ def test_a_document_event_is_written_in_the_same_transaction_as_the_change(make_
     h = bearer(login(client, "dora")["access_token"])
     doc = client.post(f"{API}/documents", json={"title": "Keep", "content": "Still here."}, headers=h).get_json()
     with app.test_request_context():
-        from app.documents import service
+        from keystead.documents import service
         with app.extensions["keystead.db"].connection_context():
             dora = User.get(User.username_key == "dora")
             with pytest.raises(OperationalError):
@@ -389,9 +389,9 @@ def test_existing_audit_events_get_their_keys_from_the_migration(app, users):
     filter once m0016 has filled their keys from the stored names."""
     from playhouse.migrate import migrate
 
-    from app.audit.service import filtered
-    from app.migrations import _migrator, upgrade
-    from app.models import SchemaVersion
+    from keystead.audit.service import filtered
+    from keystead.migrations import _migrator, upgrade
+    from keystead.models import SchemaVersion
     users.create("Élodie")
     db = app.extensions["keystead.db"]
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from api_support import API, in_db, users_of
-from app.apikeys import create_api_key
-from app.models import User
-from app.ratelimits import SCOPES
+from keystead.apikeys import create_api_key
+from keystead.models import User
+from keystead.ratelimits import SCOPES
 from conftest import csrf_from
 from live import browser, live_server, make_live_server, watch_policy_violations  # noqa: F401  (pytest fixtures)
 from tests.plugins import failing_provider
@@ -136,7 +136,7 @@ def error_codes_of_the_code() -> dict[str, str]:
     errors, `code="..."` given to them, `(status, "code", ...)` calls such as
     error_response and BodyError, and the codes
     of plain HTTP errors (app/api/errors.py). -> code: where it was found."""
-    from app.api.errors import _HTTP_CODES
+    from keystead.api.errors import _HTTP_CODES
     found = {code: "app/api/errors.py _HTTP_CODES" for code in _HTTP_CODES.values()}
     patterns = (r"\bcode\s*=\s*\"([a-z_]+)\"", r"\(\s*\d{3}\s*,\s*\"([a-z_]+)\"",
                 r"_HTTP_CODES\.get\([^,]+,\s*\"([a-z_]+)\"\)")
@@ -183,7 +183,7 @@ def test_the_docs_table_gives_the_status_the_server_answers_with(client):
     assert "413" in table["payload_too_large"] and r.status_code == 413
     assert "429" in table["too_many_requests"] and "502" in table["provider_error"]
     # Each error class of the code (app is imported whole by the app fixture) with its status.
-    from app.errors import ServiceError
+    from keystead.errors import ServiceError
 
     def subclasses(cls):
         for sub in cls.__subclasses__():
@@ -191,7 +191,7 @@ def test_the_docs_table_gives_the_status_the_server_answers_with(client):
             yield from subclasses(sub)
     wrong = [f"{cls.__module__}.{cls.__name__}: {cls.status} {cls.code} (table: {sorted(table.get(cls.code, ()))})"
              for cls in subclasses(ServiceError)
-             if cls.__module__.startswith(("app.", "providers.")) and str(cls.status) not in table.get(cls.code, ())]
+             if cls.__module__.startswith(("keystead.",)) and str(cls.status) not in table.get(cls.code, ())]
     assert not wrong, "docs/api.md gives another status: " + "; ".join(wrong)
 
 

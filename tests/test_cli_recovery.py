@@ -4,7 +4,7 @@
 `make serve` saying when the port is taken or PublicURL does not match.
 
 Commands that build the app run through app.test_cli_runner(); `--help`, `--version`,
-`doctor` and `serve` run as the real command (`python -c "from app.cli import main"`,
+`doctor` and `serve` run as the real command (`python -c "from keystead.cli import main"`,
 this checkout first on sys.path), each in an instance folder of its own."""
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ import sys
 import pytest
 
 from api_support import in_db
-from app.models import User
+from keystead.models import User
 from conftest import STRONG_PASSWORD, AuthActions, csrf_from
 from pages import path_of
 from servers import BASE_SETTINGS, ROOT, GunicornServer, free_port, setting_env
 
 NEW_PASSWORD = "a-brand-new-passphrase-7"
-CLI = [sys.executable, "-c", "from app.cli import main; main()"]
+CLI = [sys.executable, "-c", "from keystead.cli import main; main()"]
 
 
 def keystead(*args, instance=None, settings=None, timeout=60) -> subprocess.CompletedProcess:
@@ -56,7 +56,7 @@ def follow_confirmation(app, link: str, password: str = NEW_PASSWORD) -> None:
 
 
 def create_group(app, name):
-    from app.groups import create_group as create
+    from keystead.groups import create_group as create
     in_db(app, lambda: create(name))
 
 
@@ -66,8 +66,8 @@ def test_users_show_tells_everything_about_a_person_lockout_and_keys_included(ma
     """Issue 13 item 7: `keystead users show NAME` prints the person's address and whether
     it is verified, role, status, provider, groups, that they are locked out after failed
     logins (with the failures) and their API keys by name, never a key or a hash."""
-    from app.apikeys import create_api_key
-    from app.groups import add_member, find_group
+    from keystead.apikeys import create_api_key
+    from keystead.groups import add_member, find_group
     from api_support import users_of
     app = make_app({"Password.LockoutThreshold": 3})
     user, _ = users_of(app).create("nadia", email="nadia@example.com", role="publisher",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import ConfigError, read_settings
+from keystead.config import ConfigError, read_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 READ_BY_USERS = ("README.md", "docs", "examples", "templates", "instance", "app", "providers",

@@ -16,10 +16,10 @@ from api_support import API, assert_error
 from conftest import POSTGRES_URL, STRONG_PASSWORD, UserFactory
 from servers import gunicorn_servers  # noqa: F401  (fixture)
 
-from app import Identity
-from app.accounts import delete_user
-from app.plugins import hook
-from app.models import User
+from keystead import Identity
+from keystead.accounts import delete_user
+from keystead.plugins import hook
+from keystead.models import User
 
 ADMIN = {"Bootstrap.AdminUsername": "root", "Bootstrap.AdminEmail": "root@example.com",
          "Bootstrap.AdminPassword": "a-very-long-admin-passphrase"}

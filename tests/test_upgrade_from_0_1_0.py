@@ -182,7 +182,7 @@ def made_by_0_1_0(release_0_1_0, tmp_path, database_url):
 def upgraded(made_by_0_1_0):
     """The current code started on 0.1.0's instance folder and database; yields
     (app, test client, what 0.1.0 made)."""
-    from app import create_app
+    from keystead import create_app
     instance, made = made_by_0_1_0
     app = create_app(instance_path=str(instance))
     app.config["TESTING"] = True
@@ -219,7 +219,7 @@ def test_everything_release_0_1_0_made_is_there_and_works_after_the_upgrade(upgr
     documents are readable by their owner and by the group they were shared with, and
     by nobody else."""
     app, client, made = upgraded
-    from app.migrations import available_migrations, current_version
+    from keystead.migrations import available_migrations, current_version
     with app.app_context():
         assert current_version(app.extensions["keystead.db"]) == available_migrations()[-1][0]
 
@@ -305,7 +305,7 @@ def test_a_0_1_0_database_that_lost_its_accounts_is_not_new_after_the_upgrade(
     the upgrade. The upgrade records it as initialised all the same (0.1.0 left traces: the
     audit log, the id sequence), so the next person to sign up does not become an
     administrator, and the start-up log says the database had accounts and holds none."""
-    from app import create_app
+    from keystead import create_app
     instance, made = made_by_0_1_0
     script = instance.parent / "delete_everyone.py"
     script.write_text(DELETE_EVERYONE)

@@ -1,7 +1,7 @@
 """People: the one place the browser, the API and the CLI create, change and
 delete them. Views parse input, call these, and render the result or the ServiceError
 they raise. The rules live in rules.py, the look-ups and the search in queries.py; both
-are re-exported here, so `from app.accounts import normalise` keeps working."""
+are re-exported here, so `from keystead.accounts import normalise` keeps working."""
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,4 @@
-"""`python -m app.cli`: the `keystead` command."""
+"""`python -m keystead.cli`: the `keystead` command."""
 from . import main
 
 main()
