@@ -224,10 +224,10 @@ def test_deleting_a_person_says_their_documents_go_too_everywhere(app, client, r
     assert 'name="transfer_to"' in page
     assert "their documents (those shared with groups too)" in text(client.get(f"/admin/people/{alice.id}"))
     doc = client.get(f"{API}/openapi.json").get_json()
-    delete = doc["paths"]["/api/v1/users/{id}"]["delete"]
+    delete = doc["paths"]["/users/{id}"]["delete"]
     assert "documents" in delete["description"] and "transfer_to" in delete["description"]
     assert "transfer_to" in [p["name"] for p in delete["parameters"]]
-    assert "documents are deleted too" in doc["paths"]["/api/v1/users/me"]["delete"]["description"]
+    assert "documents are deleted too" in doc["paths"]["/users/me"]["delete"]["description"]
     help_text = runner.invoke(args=["users", "delete", "--help"]).output
     assert "documents" in help_text and "--transfer-to" in help_text
     auth.logout()
