@@ -26,5 +26,9 @@ if [ -n "${KEYSTEAD_TEST_POSTGRES_URL:-}" ]; then
   cat "$work/postgres.log"
 fi
 
-echo "== SQLite run: exit $sqlite_status; PostgreSQL run: ${KEYSTEAD_TEST_POSTGRES_URL:+exit $pg_status}${KEYSTEAD_TEST_POSTGRES_URL:-not run (KEYSTEAD_TEST_POSTGRES_URL unset)}"
+if [ -n "${KEYSTEAD_TEST_POSTGRES_URL:-}" ]; then
+  echo "== SQLite run: exit $sqlite_status; PostgreSQL run: exit $pg_status"
+else
+  echo "== SQLite run: exit $sqlite_status; PostgreSQL run: not run (KEYSTEAD_TEST_POSTGRES_URL unset)"
+fi
 [ "$sqlite_status" -eq 0 ] && [ "$pg_status" -eq 0 ]
