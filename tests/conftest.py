@@ -3,6 +3,7 @@ database when KEYSTEAD_TEST_POSTGRES_URL names a server), the test client, the C
 an `auth` helper for browser logins, a `users` factory, and a real SMTP server."""
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import os
@@ -35,11 +36,12 @@ def _clean_environment(monkeypatch):
             monkeypatch.delenv(name)
 
 
-@pytest.fixture
-def database_url(tmp_path):
-    """A new empty database for this test: a SQLite file, or a PostgreSQL database."""
+@contextlib.contextmanager
+def new_database(folder, filename: str = "keystead.db"):
+    """A new empty database of the run's kind: a SQLite file `filename` in `folder`, or a
+    PostgreSQL database dropped afterwards."""
     if not POSTGRES_URL:
-        yield f"sqlite:///{tmp_path / 'keystead.db'}"
+        yield f"sqlite:///{folder / filename}"
         return
     import psycopg2
     name = "ks_test_" + secrets.token_hex(6)
@@ -47,9 +49,18 @@ def database_url(tmp_path):
     admin.autocommit = True
     admin.cursor().execute(f'CREATE DATABASE "{name}"')
     base = POSTGRES_URL.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    try:
+        yield f"{base}/{name}"
+    finally:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    """A new empty database for this test: a SQLite file, or a PostgreSQL database."""
+    with new_database(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -5,15 +5,13 @@ server finds an empty database where an earlier start had people."""
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import psycopg2
 import pytest
 import requests
 from api_support import API, assert_error
-from conftest import POSTGRES_URL, STRONG_PASSWORD, UserFactory
+from conftest import STRONG_PASSWORD, UserFactory, new_database
 from servers import gunicorn_servers  # noqa: F401  (fixture)
 
 from keystead import Identity
@@ -51,16 +49,8 @@ def _warnings(caplog) -> list[str]:
 @pytest.fixture
 def second_database_url(tmp_path):
     """Another new, empty database of the suite's kind (SQLite file or PostgreSQL)."""
-    if not POSTGRES_URL:
-        yield f"sqlite:///{tmp_path / 'other.db'}"
-        return
-    name = "ks_test_" + secrets.token_hex(6)
-    admin = psycopg2.connect(POSTGRES_URL)
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
-    admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    with new_database(tmp_path, "other.db") as url:
+        yield url
 
 
 # ---------------------------------------------------------------- item 2: the first account
