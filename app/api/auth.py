@@ -13,6 +13,7 @@ import functools
 
 from flask import current_app, g, request
 
+from ..authorization import require_permission
 from ..errors import Forbidden, ServiceError
 from ..models import User
 from ..apikeys import find_api_key
@@ -116,3 +117,18 @@ def admin_required(view):
             raise Forbidden("This needs an administrator.")
         return view(*args, **kwargs)
     return wrapped
+
+
+def permission_required(permission: str):
+    """A route for callers holding `permission`: 401 without credentials, 403 `forbidden`
+    naming the permission otherwise (app/authorization)."""
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            user = current_api_user()
+            if user is None:
+                raise AuthenticationRequired()
+            require_permission(user, permission)
+            return view(*args, **kwargs)
+        return wrapped
+    return decorate
