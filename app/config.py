@@ -207,6 +207,52 @@ def _rate_limit_storage(value):
                      "such as redis://host:6379/0")
 
 
+def _domains(value):
+    allowed = 'a list of email domains such as ["example.com", "example.org"] (empty: any)'
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
+        raise ValueError(allowed)
+    clean = []
+    for name in names:
+        name = name.strip().lstrip("@").rstrip(".").lower()
+        try:
+            name = name.encode("idna").decode("ascii") if not name.isascii() else name
+        except UnicodeError:
+            raise ValueError(allowed) from None
+        if len(name) > 254 or not _HOST_NAME.match(name) or name.startswith("."):
+            raise ValueError(allowed)
+        clean.append(name)
+    return list(dict.fromkeys(clean))
+
+
+def _custom_roles(value):
+    """[Authorization.Roles.<name>] tables with `permissions = [...]`. Whether each
+    permission exists is checked at start-up, once plugins have added theirs
+    (app/authorization)."""
+    allowed = ('tables such as [Authorization.Roles.auditor] with permissions = '
+               '["audit.read", "people.read"]')
+    if not isinstance(value, dict):
+        raise ValueError(allowed)
+    roles = {}
+    for name, table in value.items():
+        if (not re.match(r"^[a-z][a-z0-9_.-]{0,19}$", name) or not isinstance(table, dict)
+                or set(table) - {"permissions", "title"}
+                or not isinstance(table.get("permissions", []), list)
+                or not all(isinstance(p, str) for p in table.get("permissions", []))):
+            raise ValueError(allowed + " (role names: lower-case letters, digits, _ . -, "
+                             "at most 20 characters)")
+        roles[name] = {"permissions": list(dict.fromkeys(table.get("permissions", []))),
+                       "title": table.get("title") or name}
+    return roles
+
+
+def _profile_fields(value):
+    """[[Profile.Fields]] tables; each is checked in full by app/userfields."""
+    if isinstance(value, list) and all(isinstance(t, dict) for t in value):
+        return value
+    raise ValueError('[[Profile.Fields]] tables such as name = "team", label = "Team", type = "text"')
+
+
 @dataclass(frozen=True)
 class Setting:
     default: Any
@@ -225,6 +271,9 @@ SETTINGS: dict[str, Setting] = {
     # How long a SQLite writer waits for another's lock before the request answers 503.
     "Server.SQLiteBusyTimeout": Setting("5s", parse_duration),
     "Server.SecretKey": Setting(None, _secret_key),
+    # PostgreSQL's statement_timeout and lock_timeout for every connection.
+    "Server.StatementTimeout": Setting("30s", parse_duration),
+    "Server.LockTimeout": Setting("5s", parse_duration),
     "Authentication.Provider": Setting(["password"], _providers),
     "Authentication.Lifetime": Setting("24h", parse_duration),
     "Authentication.Inactivity": Setting("8h", parse_duration),
@@ -240,8 +289,15 @@ SETTINGS: dict[str, Setting] = {
     "Password.BcryptRounds": Setting(12, _integer(4, 16)),
     "Password.LockoutThreshold": Setting(10, _integer(0, 100)),
     "Password.LockoutDuration": Setting("15m", parse_duration),
+    "Password.SignupApproval": Setting(False, _boolean),
+    "Password.AllowedEmailDomains": Setting([], _domains),
+    "Password.TermsURL": Setting(None, _optional_http_url),
+    "Password.TermsVersion": Setting(None, _optional_text),
+    "Password.SignupChallenge": Setting(False, _boolean),
     "Authorization.DefaultUserRole": Setting("viewer", _choice("viewer", "publisher")),
     "Authorization.UserInfoEditableBy": Setting("AdminAndSelf", _choice("AdminAndSelf", "Admin")),
+    "Authorization.Roles": Setting({}, _custom_roles),
+    "Profile.Fields": Setting([], _profile_fields),
     "Bootstrap.AdminUsername": Setting("admin", _text),
     "Bootstrap.AdminEmail": Setting(None, _optional_text),
     "Bootstrap.AdminPassword": Setting(None, _optional_text),
