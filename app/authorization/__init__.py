@@ -45,11 +45,34 @@ class PermissionDenied(Forbidden):
         self.permission = permission
 
 
+def _custom_roles() -> dict:
+    from flask import current_app
+    return current_app.extensions["keystead.settings"]["Authorization.Roles"]
+
+
+def known_roles() -> list[str]:
+    """The names of every role a person may hold: built-in first, then custom ones."""
+    return list(BUILTIN_ROLES) + [name for name in _custom_roles() if name not in BUILTIN_ROLES]
+
+
+def role_permissions(role: str) -> frozenset[str]:
+    """What one role carries (an unknown role carries nothing)."""
+    if role in BUILTIN_ROLES:
+        return BUILTIN_ROLES[role]
+    return frozenset(_custom_roles().get(role, {}).get("permissions", ()))
+
+
 def permissions_of(user) -> frozenset[str]:
     """Every permission `user` holds (an empty set for nobody)."""
     if user is None or getattr(user, "locked", False):
         return frozenset()
-    return BUILTIN_ROLES.get(user.role, frozenset())
+    return role_permissions(user.role)
+
+
+def can_grant(actor, role: str) -> bool:
+    """Whether `actor` may hand `role` to someone (a person, a group or an invitation):
+    nobody grants a permission they lack."""
+    return role in known_roles() and role_permissions(role) <= permissions_of(actor)
 
 
 def has_permission(user, permission: str, resource=None) -> bool:
