@@ -379,18 +379,12 @@ def masked_url(url: str) -> str:
     scheme, separator, rest = url.partition("://")
     if not separator:
         return url
-    end = min([i for i in (rest.find(c) for c in "/?#") if i >= 0], default=len(rest))
-    authority = rest[:end]
-    # A password may hold an unencoded / ? # or @ (the URL is then broken, but its password
-    # must not show for that): the user part runs to the last @ before the query when the
-    # address part has one, else, when what follows its colon is no port, to the next @.
-    if "@" in authority:
-        at = rest.partition("?")[0].rfind("@")
-    else:
-        _, colon, after_colon = authority.partition(":")
-        at = rest.find("@", end) if colon and not after_colon.isdigit() else -1
-    if at >= 0 and ":" in rest[:at]:
-        rest = f"{rest[:at].partition(':')[0]}:{HIDDEN}{rest[at:]}"
+    # The password runs from the first colon to the last @. A password holding characters
+    # that should have been percent-encoded (/ ? # @) thus never shows; an @ left raw in a
+    # path or query hides more than the password, which is the safe side to err on.
+    colon, at, slash = rest.find(":"), rest.rfind("@"), rest.find("/")
+    if at > colon >= 0 and (slash < 0 or colon < slash):
+        rest = f"{rest[:colon]}:{HIDDEN}{rest[at:]}"
     path, question, query = rest.partition("?")
     if question:
         query, hash_, fragment = query.partition("#")
