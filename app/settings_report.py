@@ -45,8 +45,8 @@ def _default_of(name: str):
 
 def effective_settings(settings: Settings) -> list[dict]:
     """[{key, value, source}] for every setting, in the order they are documented."""
-    return [{"key": name, "value": masked_value(name, _readable(name, settings[name])), "source": settings.source(name)}
-            for name in SETTINGS]
+    return [{"key": name, "value": masked_value(name, _readable(name, settings[name])),
+             "source": settings.source(name)} for name in SETTINGS]
 
 
 # ---------------------------------------------------------------- keystead.toml

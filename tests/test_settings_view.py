@@ -185,7 +185,8 @@ def test_an_invalid_url_setting_is_refused_without_showing_its_password(tmp_path
     """The start-up error naming a bad Server.RateLimitStorage quotes the value with its
     password hidden."""
     with pytest.raises(ConfigError) as refused:
-        read_settings(str(tmp_path), environ={"KEYSTEAD_SERVER_RATELIMITSTORAGE": "memcached://u:hunter2pw@h:11211"})
+        read_settings(str(tmp_path),
+                      environ={"KEYSTEAD_SERVER_RATELIMITSTORAGE": "memcached://u:hunter2pw@h:11211"})
     assert "hunter2pw" not in str(refused.value)
     assert "memcached://u:(hidden)@h:11211" in str(refused.value)
     with pytest.raises(ConfigError) as refused:
@@ -207,13 +208,15 @@ def test_each_setting_says_whether_it_came_from_the_file_the_environment_or_the_
     app = make_app()
     client, headers = admin_h_for(app)
     rows = _settings_of(client.get(f"{API}/settings", headers=headers).get_json())
-    assert (rows["Password.MinimumLength"]["value"], rows["Password.MinimumLength"]["source"]) == (10, "file")
-    assert (rows["Authentication.Lifetime"]["value"], rows["Authentication.Lifetime"]["source"]) == ("12h", "file")
-    assert (rows["Password.MinimumScore"]["value"], rows["Password.MinimumScore"]["source"]) == (2, "environment")
-    assert (rows["Documents.MaxBytes"]["value"], rows["Documents.MaxBytes"]["source"]) == (2048, "environment")
-    assert (rows["Password.BcryptRounds"]["value"], rows["Password.BcryptRounds"]["source"]) == (4, "overrides")
-    assert (rows["Password.LockoutThreshold"]["value"], rows["Password.LockoutThreshold"]["source"]) == (10, "default")
-    assert (rows["Authentication.Inactivity"]["value"], rows["Authentication.Inactivity"]["source"]) == ("8h", "default")
+    def seen(key):
+        return rows[key]["value"], rows[key]["source"]
+    assert seen("Password.MinimumLength") == (10, "file")
+    assert seen("Authentication.Lifetime") == ("12h", "file")
+    assert seen("Password.MinimumScore") == (2, "environment")  # the environment wins over the file
+    assert seen("Documents.MaxBytes") == (2048, "environment")
+    assert seen("Password.BcryptRounds") == (4, "overrides")
+    assert seen("Password.LockoutThreshold") == (10, "default")
+    assert seen("Authentication.Inactivity") == ("8h", "default")
     from keystead.config import SETTINGS
     assert list(rows) == list(SETTINGS)  # every setting, in the documented order
 
@@ -306,7 +309,8 @@ def test_the_toml_loads_into_a_new_server_with_the_same_settings(
     fresh = create_app(instance_path=str(fresh_folder))
     try:
         fresh_client = fresh.test_client()
-        again = fresh_client.get(f"{API}/settings", headers=bearer(login(fresh_client, "root")["access_token"]))
+        fresh_headers = bearer(login(fresh_client, "root")["access_token"])
+        again = fresh_client.get(f"{API}/settings", headers=fresh_headers)
         assert again.status_code == 200
         before, after = _settings_of(body), _settings_of(again.get_json())
         in_toml = {f"{section}.{key}" for section, keys in parsed.items() for key in keys}
@@ -415,6 +419,18 @@ def test_the_settings_command_shows_each_source(make_app, monkeypatch):
     assert tomllib.loads(runner.invoke(args=["settings", "--toml"]).output)["Password"]["MinimumLength"] == 11
 
 
+@pytest.mark.parametrize("value", [
+    "plain", 'quote " backslash \\ tab \t newline \n', "ünïcode ✓", "del \x7f bell \x07", 0, 12, True,
+    ["a", "b"], [], {"auditor": {"permissions": ["audit.read"], "title": "Auditor.x"}}, {},
+    [{"name": "team", "type": "choice", "options": ["a", "b"], "required": False}],
+])
+def test_each_value_is_written_as_toml_that_reads_back_the_same(value):
+    """Strings with quotes, control characters and non-ASCII letters, lists, tables
+    (role names may hold dots) and arrays of tables all read back as they were."""
+    from keystead.settings_report import toml_value
+    assert tomllib.loads(f"v = {toml_value(value)}")["v"] == value
+
+
 def test_the_secret_list_is_the_settings_declared_secret():
     """Secrets are declared on their setting (secret=True): a new secret setting is masked
     by declaring it so."""
@@ -444,8 +460,9 @@ def test_chromium_finds_no_secret_on_the_settings_page_and_copies_the_toml(
               "key": _secret("secretkey") + "k" * 10, "admin": _secret("bootstrap")}
     monkeypatch.setenv("KEYSTEAD_EMAIL_PASSWORD", values["mail"])
     monkeypatch.setenv("KEYSTEAD_BOOTSTRAP_ADMINPASSWORD", values["admin"])
+    storage = f"redis://:{values['redis']}@127.0.0.1:{free_port()}/0"
     server = make_live_server({"OIDC.ClientSecret": values["oidc"], "Server.SecretKey": values["key"],
-                               "Server.RateLimitStorage": f"redis://:{values['redis']}@127.0.0.1:{free_port()}/0"})
+                               "Server.RateLimitStorage": storage})
     context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
     page = context.new_page()
     page.set_default_timeout(15000)
