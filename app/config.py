@@ -258,6 +258,10 @@ class Setting:
     default: Any
     check: Callable[[Any], Any]
     # A duration setting is kept as seconds.
+    # A secret is never shown (errors, logs, the settings page and API, the CLI): declaring
+    # a new setting with secret=True is all it takes. The password part of a URL is
+    # hidden in every setting, secret or not (masked_value).
+    secret: bool = False
 
 
 SETTINGS: dict[str, Setting] = {
@@ -270,7 +274,7 @@ SETTINGS: dict[str, Setting] = {
     "Server.TrustedHosts": Setting([], _host_names),
     # How long a SQLite writer waits for another's lock before the request answers 503.
     "Server.SQLiteBusyTimeout": Setting("5s", parse_duration),
-    "Server.SecretKey": Setting(None, _secret_key),
+    "Server.SecretKey": Setting(None, _secret_key, secret=True),
     # PostgreSQL's statement_timeout and lock_timeout for every connection.
     "Server.StatementTimeout": Setting("30s", parse_duration),
     "Server.LockTimeout": Setting("5s", parse_duration),
@@ -300,11 +304,11 @@ SETTINGS: dict[str, Setting] = {
     "Profile.Fields": Setting([], _profile_fields),
     "Bootstrap.AdminUsername": Setting("admin", _text),
     "Bootstrap.AdminEmail": Setting(None, _optional_text),
-    "Bootstrap.AdminPassword": Setting(None, _optional_text),
+    "Bootstrap.AdminPassword": Setting(None, _optional_text, secret=True),
     "Email.Host": Setting(None, _optional_text),
     "Email.Port": Setting(None, _optional_port),
     "Email.Username": Setting(None, _optional_text),
-    "Email.Password": Setting(None, _optional_text),
+    "Email.Password": Setting(None, _optional_text, secret=True),
     "Email.Sender": Setting(None, _optional_text),
     "Email.TLS": Setting("none", _email_tls),
     "Documents.MaxBytes": Setting(10485760, _integer(1)),
@@ -314,7 +318,7 @@ SETTINGS: dict[str, Setting] = {
     "Documents.PdfTimeLimit": Setting("10s", parse_duration),
     "OIDC.Issuer": Setting(None, _optional_http_url),
     "OIDC.ClientId": Setting(None, _optional_text),
-    "OIDC.ClientSecret": Setting(None, _optional_text),
+    "OIDC.ClientSecret": Setting(None, _optional_text, secret=True),
     "OIDC.Scopes": Setting("openid email profile", _text),
     "OIDC.UsernameClaim": Setting("preferred_username", _text),
     "OIDC.EmailClaim": Setting("email", _text),
@@ -322,24 +326,36 @@ SETTINGS: dict[str, Setting] = {
     "OIDC.Title": Setting("Log in with OpenID Connect", _text),
 }
 
-# Settings whose values must never be printed (in errors, logs or `keystead config`).
-SECRET_SETTINGS = {"Server.SecretKey", "Bootstrap.AdminPassword", "Email.Password", "OIDC.ClientSecret"}
+# Settings whose values are never shown (declared with secret=True above).
+SECRET_SETTINGS = frozenset(name for name, setting in SETTINGS.items() if setting.secret)
+HIDDEN = "(hidden)"
 
 _BY_LOWER = {name.lower(): name for name in SETTINGS}
+
+
+#: Where an effective value came from: not set anywhere, keystead.toml, a KEYSTEAD_*
+#: variable, or the settings a program passed to create_app (tests, an embedding program).
+SOURCES = ("default", "file", "environment", "overrides")
 
 
 class Settings:
     """The checked settings of one app, read as settings["Password.MinimumScore"]."""
 
-    def __init__(self, values: dict[str, Any], instance_path: str):
+    def __init__(self, values: dict[str, Any], instance_path: str,
+                 sources: dict[str, str] | None = None):
         self._values = values
         self.instance_path = instance_path
+        self._sources = sources or {}
 
     def __getitem__(self, name: str) -> Any:
         return self._values[name]
 
     def items(self):
         return self._values.items()
+
+    def source(self, name: str) -> str:
+        """Where the value of `name` came from: one of SOURCES."""
+        return self._sources.get(name, "default")
 
     @property
     def providers(self) -> list[str]:
@@ -350,9 +366,61 @@ class Settings:
         return self._values["Server.PublicURL"].startswith("https://")
 
 
-def _shown(name: str, value: Any) -> str:
+# ---------------------------------------------------------------- never showing a secret
+
+# Query parameters that carry a credential (postgresql://host/db?password=…).
+_SECRET_PARAMETER = re.compile(r"pass|secret|token", re.IGNORECASE)
+
+
+def masked_url(url: str) -> str:
+    """`url` with the password of its user part, and any query parameter named like a
+    password, shown as (hidden); the user name and the host stay (they help, and are no
+    secret): postgresql://app:s3cret@db/keystead -> postgresql://app:(hidden)@db/keystead."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return url
+    # The password runs from the first colon to the last @. A password holding characters
+    # that should have been percent-encoded (/ ? # @) thus never shows; an @ left raw in a
+    # path or query hides more than the password, which is the safe side to err on.
+    colon, at, slash = rest.find(":"), rest.rfind("@"), rest.find("/")
+    if at > colon >= 0 and (slash < 0 or colon < slash):
+        rest = f"{rest[:colon]}:{HIDDEN}{rest[at:]}"
+    path, question, query = rest.partition("?")
+    if question:
+        query, hash_, fragment = query.partition("#")
+        query = "&".join(
+            f"{pair.partition('=')[0]}={HIDDEN}" if _SECRET_PARAMETER.search(pair.partition("=")[0])
+            else pair for pair in query.split("&"))
+        rest = f"{path}?{query}{hash_}{fragment}"
+    return f"{scheme}://{rest}"
+
+
+def _without_url_passwords(value: Any) -> Any:
+    if isinstance(value, str):
+        return masked_url(value) if "://" in value else value
+    if isinstance(value, list):
+        return [_without_url_passwords(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _without_url_passwords(v) for k, v in value.items()}
+    return value
+
+
+def masked_value(name: str, value: Any) -> Any:
+    """`value` of setting `name` as it may be shown (the settings page and API, the CLI,
+    error messages): a secret setting that is set is "(hidden)", and the password part of
+    every URL in any setting is hidden (masked_url). None (not set) stays None."""
+    if value is None:
+        return None
     if name in SECRET_SETTINGS:
-        return "(hidden)"
+        return HIDDEN
+    return _without_url_passwords(value)
+
+
+def _shown(name: str, value: Any) -> str:
+    """A raw value quoted in an error message, masked as masked_value says."""
+    if name in SECRET_SETTINGS:
+        return HIDDEN
+    value = masked_value(name, value)
     return repr(value) if not isinstance(value, str) else f'"{value}"'
 
 
@@ -382,6 +450,7 @@ def read_settings(instance_path: str, environ=None, overrides: dict | None = Non
     """Defaults, then keystead.toml, then KEYSTEAD_* variables, then `overrides` (tests)."""
     environ = os.environ if environ is None else environ
     raw: dict[str, Any] = {name: s.default for name, s in SETTINGS.items()}
+    sources: dict[str, str] = {}  # the settings not left at their default
     path = os.path.join(instance_path, CONFIG_FILE)
     if os.path.exists(path):
         try:
@@ -389,7 +458,9 @@ def read_settings(instance_path: str, environ=None, overrides: dict | None = Non
                 data = tomllib.load(f)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise ConfigError(f"{path}: not valid TOML: {e}") from None
-        raw.update(_flatten_toml(data, path))
+        from_file = _flatten_toml(data, path)
+        raw.update(from_file)
+        sources.update(dict.fromkeys(from_file, "file"))
     for env_name, env_raw in environ.items():
         if (not env_name.startswith(ENV_PREFIX) or env_name == "KEYSTEAD_INSTANCE"
                 or env_name.startswith(PLUGIN_ENV_PREFIX)):
@@ -400,10 +471,12 @@ def read_settings(instance_path: str, environ=None, overrides: dict | None = Non
                 log.warning("ignoring %s: no such setting", env_name)
             continue
         raw[name] = env_value(env_raw)
+        sources[name] = "environment"
     for name, value in (overrides or {}).items():
         if name not in SETTINGS:
             raise ConfigError(f"unknown setting {name}")
         raw[name] = value
+        sources[name] = "overrides"
     values = {}
     for name, setting in SETTINGS.items():
         try:
@@ -412,7 +485,7 @@ def read_settings(instance_path: str, environ=None, overrides: dict | None = Non
             section, key = name.split(".")
             raise ConfigError(f"invalid setting {section}.{key} = {_shown(name, raw[name])}: "
                               f"allowed is {e}") from None
-    return Settings(values, instance_path)
+    return Settings(values, instance_path, sources)
 
 
 def _env_setting(env_name: str) -> str | None:

@@ -30,12 +30,10 @@ class Check:
 
 
 def shown_url(url: str) -> str:
-    """`url` without its password (user@host stays: it helps, and is no secret)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":…@", 1)
-    return parts._replace(netloc=netloc).geturl()
+    """`url` without its password (user@host stays: it helps, and is no secret); the one
+    masking of app/config.py, as the settings page and API show it."""
+    from .config import masked_url
+    return masked_url(url)
 
 
 # ---------------------------------------------------------------- files

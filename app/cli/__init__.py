@@ -2,7 +2,8 @@
 
 `keystead init` prepares the instance folder and the Bootstrap administrator, `keystead
 serve` runs gunicorn, `keystead users ...` manages people, `keystead doctor` checks an
-instance. Bad input ends with one line on stderr and a non-zero exit.
+instance, `keystead settings` shows the effective settings (secrets hidden). Bad input ends
+with one line on stderr and a non-zero exit.
 
 The command is a plain click group of Keystead's own commands, not Flask's FlaskGroup:
 that one adds --env-file, --app and --debug, and every installed `flask.commands` plugin
@@ -23,6 +24,7 @@ from .common import db_session
 from .doctor import doctor_command
 from .groups import groups
 from .mail import mail
+from .settings import settings_command
 from .users import users
 
 
@@ -50,7 +52,8 @@ def main():
 
 
 def _commands():
-    return [init_command, serve_command, users, groups, providers_command, doctor_command, mail]
+    return [init_command, serve_command, users, groups, providers_command, doctor_command, mail,
+            settings_command]
 
 
 def init_app(app: Flask) -> None:
