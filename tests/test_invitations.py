@@ -178,3 +178,121 @@ def test_an_invitation_stops_working_when_its_creator_can_no_longer_grant_its_ro
     assert_error(client.post(f"{API}/auth/register", json={"invitation": token_of(url), "username": "boss",
                                                            "password": STRONG_PASSWORD}), 400, "invalid_link")
     assert account(app, "boss") is None
+
+
+# ---------------------------------------------------------------- using the link
+
+def test_the_link_signs_up_with_self_registration_off_and_gives_the_role_and_groups(app, client, admin_h):
+    make_group(app, "editors")
+    make_group(app, "ops")
+    assert client.get("/register").status_code == 404  # sign-up is closed to others
+    url = invite(client, admin_h, "nia@example.com", role="publisher", groups=["editors", "ops"]).get_json()["url"]
+    page = client.get(path_of(url))
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'value="nia@example.com" readonly' in html and 'name="email"' not in html
+
+    r = sign_up(client, url, "nia", first_name="Nia")
+    assert r.status_code == 303 and r.headers["Location"].endswith("/profile")
+    assert "nia" in client.get("/profile").get_data(as_text=True)  # signed in at once
+    assert account(app, "nia") == {"role": "publisher", "email": "nia@example.com", "email_verified": True,
+                                   "groups": ["editors", "ops"]}
+    accepted = events(app, "invitation_accepted")
+    assert [(e["target_name"], e["details"]["email"]) for e in accepted] == [("nia", "nia@example.com")]
+    assert client.get(f"{API}/invitations", headers=admin_h).get_json()["results"] == []
+
+
+def test_the_link_works_once(app, client, admin_h):
+    url = invite(client, admin_h, "once@example.com").get_json()["url"]
+    assert sign_up(app.test_client(), url, "first").status_code == 303
+    again = app.test_client().get(path_of(url))
+    assert again.status_code == 400 and "This link does not work" in again.get_data(as_text=True)
+    assert_error(client.post(f"{API}/auth/register", json={"invitation": token_of(url), "username": "second",
+                                                           "password": STRONG_PASSWORD}), 400, "invalid_link")
+    assert account(app, "second") is None
+
+
+def test_a_refused_sign_up_leaves_the_invitation_usable(app, client, admin_h, users):
+    users.create("taken")
+    url = invite(client, admin_h, "ivo@example.com").get_json()["url"]
+    r = sign_up(client, url, "taken")
+    assert r.status_code == 409 and "taken" in field_errors(r.get_data(as_text=True))["username"]
+    r = sign_up(client, url, "ivo", password="short")
+    assert r.status_code == 422 and "password" in field_errors(r.get_data(as_text=True))
+    assert sign_up(client, url, "ivo").status_code == 303
+
+
+def test_an_expired_invitation_fails_and_lives_seven_days(app, client, admin_h):
+    from keystead.signup.invitations import LIFETIME, Invitation
+    assert LIFETIME == timedelta(days=7)
+    body = invite(client, admin_h, "late@example.com").get_json()
+    in_db(app, lambda: Invitation.update(expires_at=datetime.utcnow() - timedelta(seconds=1))
+          .where(Invitation.id == body["id"]).execute())
+    assert client.get(path_of(body["url"])).status_code == 400
+    assert_error(client.post(f"{API}/auth/register", json={"invitation": token_of(body["url"]), "username": "late",
+                                                           "password": STRONG_PASSWORD}), 400, "invalid_link")
+    assert client.get(f"{API}/invitations", headers=admin_h).get_json()["results"] == []
+    assert account(app, "late") is None
+
+
+def test_a_revoked_invitation_fails(app, client, admin_h):
+    body = invite(client, admin_h, "gone@example.com").get_json()
+    form = csrf_from(client.get(path_of(body["url"])).get_data(as_text=True))  # the page was open...
+    assert client.delete(f"{API}/invitations/{body['id']}", headers=admin_h).status_code == 204
+    page = client.get(path_of(body["url"]))
+    assert page.status_code == 400 and "Ask whoever invited you" in page.get_data(as_text=True)
+    sent = client.post(path_of(body["url"]), data={"csrf_token": form, "username": "gone", "password": STRONG_PASSWORD,
+                                                   "password_confirm": STRONG_PASSWORD})
+    assert sent.status_code == 400 and "This link does not work" in sent.get_data(as_text=True)
+    assert account(app, "gone") is None
+
+
+def test_a_made_up_token_fails(client):
+    assert client.get("/invite/not-a-real-token").status_code == 400
+    assert_error(client.post(f"{API}/auth/register", json={"invitation": "x" * 600, "username": "someone",
+                                                           "password": STRONG_PASSWORD}), 400, "invalid_link")
+
+
+def test_api_sign_up_with_an_invitation(app, client, admin_h):
+    make_group(app, "editors")
+    body = invite(client, admin_h, "api@example.com", role="publisher", groups=["editors"]).get_json()
+    assert_error(client.post(f"{API}/auth/register", json={"username": "api", "email": "api@example.com",
+                                                           "password": STRONG_PASSWORD}), 403, "registration_closed")
+    token = token_of(body["url"])
+    wrong = client.post(f"{API}/auth/register", json={"invitation": token, "username": "api",
+                                                      "email": "other@example.com", "password": STRONG_PASSWORD})
+    assert "api@example.com" in assert_error(wrong, 422, "validation_failed")["fields"]["email"]
+    r = client.post(f"{API}/auth/register", json={"invitation": token, "username": "api",
+                                                  "password": STRONG_PASSWORD})
+    assert r.status_code == 201, r.get_data(as_text=True)
+    user = r.get_json()
+    assert (user["email"], user["role"], user["email_verified"], user["groups"]) == \
+        ("api@example.com", "publisher", True, ["editors"])
+    assert login(client, "api")["access_token"]
+    # The address may be given too, when it is the invited one (in any case).
+    second = invite(client, admin_h, "Two@example.com").get_json()
+    r = client.post(f"{API}/auth/register", json={"invitation": token_of(second["url"]), "username": "two",
+                                                  "email": "two@EXAMPLE.com", "password": STRONG_PASSWORD})
+    assert r.status_code == 201 and r.get_json()["email"] == "Two@example.com"
+
+
+def test_invitation_links_never_reach_a_log():
+    from keystead.links import redact_link_tokens
+    assert redact_link_tokens("GET /invite/abcDEF_-123 HTTP/1.1") == "GET /invite/[redacted] HTTP/1.1"
+
+
+# ---------------------------------------------------------------- mail
+
+def test_the_invitation_is_mailed_with_its_link(make_app, smtp):
+    box, mail_settings = smtp
+    app = make_app({**CLOSED, **mail_settings})
+    client = app.test_client()
+    from conftest import UserFactory
+    UserFactory(app).create("root", role="administrator")
+    h = bearer(login(client, "root")["access_token"])
+    body = invite(client, h, "mailed@example.com", role="publisher").get_json()
+    assert body["sent"] is True
+    link = box.link_to("mailed@example.com", "/invite/")
+    assert link == body["url"]
+    assert "publisher" in box.text_of(box.to("mailed@example.com")[-1])
+    assert sign_up(client, link, "mailed").status_code == 303
