@@ -18,6 +18,7 @@ import pytest
 from api_support import API, assert_error, bearer, in_db, login
 from conftest import STRONG_PASSWORD, csrf_from, post_form
 from keystead.models import Group, Membership, User
+from live import browser, make_live_server, watch_policy_violations  # noqa: F401  (pytest fixtures)
 from pages import field_errors, path_of
 
 CLOSED = {"Password.SelfRegistration": False}
@@ -296,3 +297,38 @@ def test_the_invitation_is_mailed_with_its_link(make_app, smtp):
     assert link == body["url"]
     assert "publisher" in box.text_of(box.to("mailed@example.com")[-1])
     assert sign_up(client, link, "mailed").status_code == 303
+
+
+# ---------------------------------------------------------------- a race
+
+def test_racing_uses_of_one_link_make_exactly_one_account(make_live_server):
+    """Real threads against a live server all send the same invitation at once (a barrier
+    lines them up): one account, one 201; every other answer is 400 invalid_link."""
+    import requests
+    server = make_live_server({**CLOSED})
+    from conftest import UserFactory
+    UserFactory(server.app).create("root", role="administrator")
+    session = requests.Session()
+    token = session.post(server(f"{API}/auth/login"), json={"username": "root", "password": STRONG_PASSWORD},
+                         timeout=30).json()["access_token"]
+    url = session.post(server(f"{API}/invitations"), json={"email": "race@example.com"},
+                       headers=bearer(token), timeout=30).json()["url"]
+    racers = 10
+    barrier = threading.Barrier(racers)
+    answers: list = [None] * racers
+
+    def use(i):
+        with requests.Session() as s:
+            barrier.wait()
+            r = s.post(server(f"{API}/auth/register"), timeout=60,
+                       json={"invitation": token_of(url), "username": f"racer{i}", "password": STRONG_PASSWORD})
+            answers[i] = (r.status_code, r.json().get("error", {}).get("code"))
+
+    threads = [threading.Thread(target=use, args=(i,)) for i in range(racers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers) == [(201, None)] + [(400, "invalid_link")] * (racers - 1), answers
+    made = in_db(server.app, lambda: [u.username for u in User.select().where(User.email_key == "race@example.com")])
+    assert len(made) == 1
