@@ -18,6 +18,7 @@ import pytest
 from api_support import API, assert_error, bearer, in_db, login
 from conftest import STRONG_PASSWORD, csrf_from, post_form
 from keystead.models import Group, Membership, User
+from keystead.signup.invitations import Invitation
 from live import browser, make_live_server, watch_policy_violations  # noqa: F401  (pytest fixtures)
 from pages import field_errors, path_of
 
@@ -101,7 +102,6 @@ def test_administrator_invites_lists_and_revokes_through_the_api(app, client, ad
     assert [i["email"] for i in listed["results"]] == ["Nia@example.com"]
     assert "url" not in listed["results"][0] and token_of(body["url"]) not in str(listed)
     # Only a digest is stored: the token is nowhere in the database.
-    from keystead.signup.invitations import Invitation
     assert token_of(body["url"]) not in str(in_db(app, lambda: list(Invitation.select().dicts())))
 
     assert client.delete(f"{API}/invitations/{body['id']}", headers=admin_h).status_code == 204
@@ -224,7 +224,7 @@ def test_a_refused_sign_up_leaves_the_invitation_usable(app, client, admin_h, us
 
 
 def test_an_expired_invitation_fails_and_lives_seven_days(app, client, admin_h):
-    from keystead.signup.invitations import LIFETIME, Invitation
+    from keystead.signup.invitations import LIFETIME
     assert LIFETIME == timedelta(days=7)
     body = invite(client, admin_h, "late@example.com").get_json()
     in_db(app, lambda: Invitation.update(expires_at=datetime.utcnow() - timedelta(seconds=1))
@@ -332,3 +332,55 @@ def test_racing_uses_of_one_link_make_exactly_one_account(make_live_server):
     assert sorted(answers) == [(201, None)] + [(400, "invalid_link")] * (racers - 1), answers
     made = in_db(server.app, lambda: [u.username for u in User.select().where(User.email_key == "race@example.com")])
     assert len(made) == 1
+
+
+# ---------------------------------------------------------------- the admin page
+
+def role_options(html: str) -> list[str]:
+    import re
+    select = re.search(r'<select[^>]*name="role".*?</select>', html, re.S).group(0)
+    return re.findall(r'<option[^>]*value="([^"]+)"', select)
+
+
+def test_the_invitations_page_invites_shows_the_link_once_and_revokes(app, client, admin, auth):
+    make_group(app, "editors")
+    auth.login("root")
+    assert 'href="/admin/invitations"' in client.get("/profile").get_data(as_text=True)
+    page = client.get("/admin/invitations").get_data(as_text=True)
+    assert role_options(page) == ["viewer", "publisher", "administrator", "inviter"]
+    r = post_form(client, "/admin/invitations/new", {"email": "pia@example.com", "role": "publisher",
+                                                     "groups": "editors"}, page="/admin/invitations")
+    assert r.status_code == 201
+    import re
+    link = re.search(r'id="invitation-link">([^<]+)<', r.get_data(as_text=True)).group(1)
+    assert link.startswith("http://keystead.test/invite/")
+    listing = client.get("/admin/invitations").get_data(as_text=True)
+    assert "pia@example.com" in listing and token_of(link) not in listing  # shown once only
+
+    bad = post_form(client, "/admin/invitations/new", {"email": "nope", "role": "viewer"}, page="/admin/invitations")
+    assert bad.status_code == 422 and "email" in field_errors(bad.get_data(as_text=True))
+
+    invitation_id = in_db(app, lambda: Invitation.get().id)
+    r = post_form(client, f"/admin/invitations/{invitation_id}/revoke", {}, page="/admin/invitations")
+    assert r.status_code == 303
+    after = client.get("/admin/invitations").get_data(as_text=True)
+    assert "revoked" in after and "No invitation is open." in after
+    assert client.get(path_of(link)).status_code == 400
+
+
+def test_the_invitations_page_is_for_inviters_and_offers_only_grantable_roles(app, client, users, auth):
+    users.create("vera")
+    auth.login("vera")
+    assert client.get("/admin/invitations").status_code == 403
+    assert "/admin/invitations" not in client.get("/profile").get_data(as_text=True)
+    auth.logout()
+    make_inviter(app, users, "ivy")
+    auth.login("ivy")
+    page = client.get("/admin/invitations")
+    assert page.status_code == 200
+    assert role_options(page.get_data(as_text=True)) == ["viewer", "publisher", "inviter"]
+    r = post_form(client, "/admin/invitations/new", {"email": "boss@example.com", "role": "administrator"},
+                  page="/admin/invitations")
+    assert r.status_code == 400
+    assert in_db(app, lambda: Invitation.select().count()) == 0
+    assert client.get("/admin/people").status_code == 403  # inviting is not managing people
