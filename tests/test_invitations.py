@@ -384,3 +384,40 @@ def test_the_invitations_page_is_for_inviters_and_offers_only_grantable_roles(ap
     assert r.status_code == 400
     assert in_db(app, lambda: Invitation.select().count()) == 0
     assert client.get("/admin/people").status_code == 403  # inviting is not managing people
+
+
+# ---------------------------------------------------------------- the command line
+
+def test_cli_invites_in_batches_and_a_bad_row_stops_its_batch(app, runner, tmp_path):
+    make_group(app, "editors")
+    people = tmp_path / "people.csv"
+    people.write_text("email,role,groups\nann@example.com,publisher,editors\nbob@example.com,,\n"
+                      "cyd@example.com,emperor,\ndee@example.com,,\n", encoding="utf-8")
+    out = tmp_path / "links.csv"
+    r = runner.invoke(args=["users", "invite", str(people), "--links-out", str(out), "--batch-size", "2"])
+    assert r.exit_code == 1
+    assert "line 4: role:" in r.stderr and "lines 4-5: nobody of this batch was invited" in r.stderr
+    assert "Invited 2 of 4" in r.output
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [row["email"] for row in rows] == ["ann@example.com", "bob@example.com"]
+    listed = runner.invoke(args=["invitations", "list"]).output
+    assert "ann@example.com\tpublisher\teditors" in listed and "dee@example.com" not in listed
+    assert "2 open invitations" in listed
+
+    client = app.test_client()
+    assert sign_up(client, rows[0]["link"], "ann").status_code == 303
+    assert account(app, "ann")["groups"] == ["editors"] and account(app, "ann")["role"] == "publisher"
+
+    bob = in_db(app, lambda: Invitation.get(Invitation.email_key == "bob@example.com").id)
+    assert runner.invoke(args=["invitations", "revoke", str(bob)]).exit_code == 0
+    assert app.test_client().get(path_of(rows[1]["link"])).status_code == 400
+    again = runner.invoke(args=["invitations", "revoke", str(bob)])
+    assert again.exit_code == 1 and "No open invitation" in again.stderr
+
+
+def test_cli_refuses_the_old_username_column_with_a_hint(runner, tmp_path):
+    people = tmp_path / "people.csv"
+    people.write_text("email,username\nann@example.com,ann\n", encoding="utf-8")
+    r = runner.invoke(args=["users", "invite", str(people), "--links-out", str(tmp_path / "l.csv")])
+    assert r.exit_code == 1 and "line 1:" in r.stderr and "choose their own usernames" in r.stderr

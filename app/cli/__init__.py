@@ -22,6 +22,7 @@ from .. import __version__
 from .common import db_session
 from .doctor import doctor_command
 from .groups import groups
+from .invitations import invitations
 from .mail import mail
 from .users import users
 
@@ -50,7 +51,7 @@ def main():
 
 
 def _commands():
-    return [init_command, serve_command, users, groups, providers_command, doctor_command, mail]
+    return [init_command, serve_command, users, groups, invitations, providers_command, doctor_command, mail]
 
 
 def init_app(app: Flask) -> None:
