@@ -421,3 +421,47 @@ def test_cli_refuses_the_old_username_column_with_a_hint(runner, tmp_path):
     people.write_text("email,username\nann@example.com,ann\n", encoding="utf-8")
     r = runner.invoke(args=["users", "invite", str(people), "--links-out", str(tmp_path / "l.csv")])
     assert r.exit_code == 1 and "line 1:" in r.stderr and "choose their own usernames" in r.stderr
+
+
+# ---------------------------------------------------------------- in a browser
+
+@pytest.mark.browser
+def test_in_chromium_an_administrator_invites_and_the_invitee_signs_up(browser, make_live_server):  # noqa: F811
+    server = make_live_server({**CLOSED})
+    from conftest import UserFactory
+    UserFactory(server.app).create("root", role="administrator")
+
+    admin_page = browser.new_context().new_page()
+    admin_page.set_default_timeout(15000)
+    violations = watch_policy_violations(admin_page)
+    admin_page.goto(server("/login"))
+    admin_page.get_by_label("Username or email").fill("root")
+    admin_page.get_by_label("Password").fill(STRONG_PASSWORD)
+    admin_page.get_by_role("button", name="Log in").click()
+    admin_page.wait_for_url(server("/profile"))
+    admin_page.get_by_role("link", name="Invitations").click()
+    admin_page.wait_for_url(server("/admin/invitations"))
+    admin_page.get_by_label("Email").fill("lin@example.com")
+    admin_page.get_by_label("Role").select_option("publisher")
+    admin_page.get_by_role("button", name="Invite").click()
+    link = admin_page.locator("#invitation-link").inner_text().strip()
+    assert link.startswith(server("/invite/"))
+    assert admin_page.get_by_role("cell", name="lin@example.com", exact=True).is_visible()
+
+    page = browser.new_context().new_page()  # the invitee: another browser, nobody signed in
+    page.set_default_timeout(15000)
+    violations += watch_policy_violations(page)
+    page.goto(link)
+    email = page.get_by_label("Email")
+    assert email.input_value() == "lin@example.com" and email.get_attribute("readonly") is not None
+    page.get_by_label("Username").fill("lin")
+    page.get_by_label("Password", exact=True).fill(STRONG_PASSWORD)
+    page.get_by_label("Repeat the password").fill(STRONG_PASSWORD)
+    page.get_by_role("button", name="Create my account").click()
+    page.wait_for_url(server("/profile"))
+    assert page.get_by_text("Welcome, lin. Your account is ready.").is_visible()
+    assert page.get_by_text("publisher", exact=True).is_visible()
+
+    page.goto(link)  # used: the invalid-link page
+    assert page.get_by_role("heading", name="This link does not work").is_visible()
+    assert violations == []
