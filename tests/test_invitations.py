@@ -181,6 +181,21 @@ def test_an_invitation_stops_working_when_its_creator_can_no_longer_grant_its_ro
     assert account(app, "boss") is None
 
 
+def test_a_deleted_inviters_invitations_stop_working(app, client, users, admin_h):
+    users.create("ada", role="administrator")
+    h = bearer(login(client, "ada")["access_token"])
+    url = invite(client, h, "kim@example.com").get_json()["url"]
+    ada = in_db(app, lambda: User.get(User.username == "ada").id)
+    assert client.delete(f"{API}/users/{ada}", headers=admin_h).status_code == 204
+    assert client.get(path_of(url)).status_code == 400
+    # The invitee of a used invitation may delete their account; the record stays.
+    url = invite(client, admin_h, "lou@example.com").get_json()["url"]
+    assert sign_up(client, url, "lou").status_code == 303
+    lou = in_db(app, lambda: User.get(User.username == "lou").id)
+    assert client.delete(f"{API}/users/{lou}", headers=admin_h).status_code == 204
+    assert in_db(app, lambda: Invitation.get(Invitation.email_key == "lou@example.com").used_at) is not None
+
+
 # ---------------------------------------------------------------- using the link
 
 def test_the_link_signs_up_with_self_registration_off_and_gives_the_role_and_groups(app, client, admin_h):

@@ -30,7 +30,7 @@ from peewee import CharField, DateTimeField, ForeignKeyField, TextField
 
 from ..accounts import clean_email, normalise
 from ..authorization import PermissionDenied, can_grant, has_permission, known_roles, require_permission
-from ..errors import Conflict, NotFound, ValidationFailed
+from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..links import InvalidLink
 from ..mail import mail_configured, send_mail
 from ..models import BaseModel, Group, Membership, NeverReusedId, User, database, iso, utcnow
@@ -293,8 +293,11 @@ def accept_invitation(token, username, password, *, email=None, first_name="", l
     address. InvalidLink for an unusable, spent (even by a racing request), expired or
     revoked invitation; ValidationFailed or Conflict for the account's fields, which leave
     the invitation usable."""
-    from ..accounts import create_user
+    from ..accounts import create_user, registration_provider_allows
     invitation = open_invitation(token, field)
+    if not registration_provider_allows():
+        raise Forbidden("No sign-in provider here keeps passwords for new accounts; ask whoever "
+                        "invited you.", code="registration_closed")
     if email not in (None, ""):
         try:
             same = normalise(clean_email(email)) == invitation.email_key
