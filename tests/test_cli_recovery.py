@@ -48,14 +48,6 @@ def one_line_refusal(result, *words):
     return lines[0]
 
 
-def follow_confirmation(app, link: str, password: str = NEW_PASSWORD) -> None:
-    client = app.test_client()
-    page = client.get(path_of(link))
-    assert page.status_code == 200, link
-    client.post(path_of(link), data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                     "new_password": password, "new_password_confirm": password})
-
-
 def create_group(app, name):
     from keystead.groups import create_group as create
     in_db(app, lambda: create(name))

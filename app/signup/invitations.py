@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import secrets
 import unicodedata
 from datetime import timedelta
@@ -35,8 +34,6 @@ from ..links import InvalidLink
 from ..mail import mail_configured, send_mail
 from ..models import BaseModel, Group, Membership, NeverReusedId, User, database, iso, utcnow
 from ..plugins import hook
-
-log = logging.getLogger("keystead")
 
 LIFETIME = timedelta(days=7)
 PATH = "/invite/"
