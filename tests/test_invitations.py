@@ -313,6 +313,16 @@ def test_the_invitation_is_mailed_with_its_link(make_app, smtp):
     assert "publisher" in box.text_of(box.to("mailed@example.com")[-1])
     assert sign_up(client, link, "mailed").status_code == 303
 
+    # On the page: mailed, so the link is not shown.
+    browser_client = app.test_client()
+    post_form(browser_client, "/login", {"username": "root", "password": STRONG_PASSWORD})
+    r = post_form(browser_client, "/admin/invitations/new", {"email": "paged@example.com", "role": "viewer"},
+                  page="/admin/invitations")
+    assert r.status_code == 201
+    shown = r.get_data(as_text=True)
+    assert "The invitation was mailed to paged@example.com" in shown and "invitation-link" not in shown
+    assert box.link_to("paged@example.com", "/invite/")
+
 
 # ---------------------------------------------------------------- a race
 
