@@ -24,8 +24,10 @@ from .models import OneTimeLink, User, database, utcnow
 
 LIFETIMES = {"verify": 24 * 3600, "confirm": 7 * 24 * 3600, "reset": 3600}
 PATHS = {"verify": "/verify-email/", "confirm": "/confirm/", "reset": "/reset-password/"}
-# A link path followed by its token, wherever it appears in a line of text.
-_TOKEN_IN_PATH = re.compile("(" + "|".join(re.escape(p) for p in PATHS.values()) + r")[^/?#\s\"']+")
+# A link path followed by its token, wherever it appears in a line of text (invitation
+# links, app/signup/invitations.py, are secrets too).
+_TOKEN_IN_PATH = re.compile("(" + "|".join(re.escape(p) for p in (*PATHS.values(), "/invite/"))
+                            + r")[^/?#\s\"']+")
 REDACTED = "[redacted]"
 
 

@@ -45,7 +45,7 @@ log.addFilter(_StorageNewsOnly())
 # scope: (limit, the rules of the paths it covers: POST unless "METHOD /rule")
 SCOPES: dict[str, tuple[str, tuple[str, ...]]] = {
     "login": ("60 per minute; 600 per hour", ("/login", "/login/two-factor", "/sudo", "/api/v1/auth/login")),
-    "register": ("30 per minute; 300 per hour", ("/register", "/api/v1/auth/register")),
+    "register": ("30 per minute; 300 per hour", ("/register", "/invite/<token>", "/api/v1/auth/register")),
     "reset": ("20 per minute; 200 per hour",
               ("/reset-password", "/reset-password/<token>", "/confirm/<token>",
                "/api/v1/auth/request-password-reset",

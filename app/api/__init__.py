@@ -4,12 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 
 from ..errors import ServiceError
-from . import apikeys, audit, auth_routes, docs_page, documents, groups, me, meta, settings, totp, users
+from . import apikeys, audit, auth_routes, docs_page, documents, groups, invitations, me, meta, settings, totp, users
 from .errors import service_error_response
 
 # Each module has a blueprint `bp` and its OpenAPI path items `OPENAPI_PATHS`.
 ROUTE_MODULES = (meta, docs_page, auth_routes, me, apikeys, totp, users, groups, documents, audit,
-                 settings)
+                 settings, invitations)
 
 
 def init_app(app: Flask) -> None:

@@ -10,6 +10,7 @@ from ..accounts import register_user
 from ..login import client_address, log_in_with_password
 from ..models import database
 from ..plugins import hook
+from ..signup import invitations
 from ..tokens import issue_token_pair, refresh_token_pair, revoke_family
 from .auth import current_api_user, current_token, login_required
 from .jsonbody import fields, json_body
@@ -37,8 +38,16 @@ def _token_field(data: dict, name: str) -> str:
 
 @bp.post("/auth/register")
 def register():
-    data = fields(json_body(), required=("username", "email", "password"),
-                  optional=("first_name", "last_name"))
+    body = json_body()
+    # With an invitation the address is the invited one: `email` may be left out.
+    invited = body.get("invitation") is not None
+    data = fields(body, required=("username", "password") + (() if invited else ("email",)),
+                  optional=("first_name", "last_name", "invitation") + (("email",) if invited else ()))
+    if invited:
+        user = invitations.accept_invitation(data["invitation"], data["username"], data["password"],
+                                             email=data.get("email"), first_name=data.get("first_name", ""),
+                                             last_name=data.get("last_name", ""))
+        return jsonify(user_json(user)), 201
     # Only these fields are read: role, locked, email_verified... in the body are ignored.
     user = register_user(data["username"], data["email"], data["password"],
                          data.get("first_name", ""), data.get("last_name", ""))
@@ -130,15 +139,21 @@ OPENAPI_PATHS: dict = {
                     "mailed and `verification_email_sent` says whether the mail went out; an "
                     "address already in use then answers like a new sign-up (nothing is "
                     "stored and the address's owner is mailed a notice), so 409 names only a "
-                    "taken username. Without it, 409 names a taken username or address.",
-        request=obj(("username", "email", "password"),
+                    "taken username. Without it, 409 names a taken username or address. "
+                    "With `invitation` (the token of an invitation link) sign-up works even with "
+                    "SelfRegistration off: the account gets the invitation's address (verified), "
+                    "role and groups; `email` may be left out, or must be the invited address "
+                    "(422); an invalid, expired, revoked or used invitation answers 400 "
+                    "`invalid_link` (`fields.invitation`).",
+        request=obj(("username", "password"),
                     username=string("3–64 characters: letters, digits, _ and ., starting with a letter."),
-                    email=string(format="email"), password=string(),
-                    first_name=string(), last_name=string()),
+                    email=string("Required unless `invitation` is sent.", format="email"), password=string(),
+                    first_name=string(), last_name=string(),
+                    invitation=string("The token of an invitation link: the last part of its path.")),
         responses={201: ("The new account.", {"allOf": [ref("User"), {"properties": {
             "verification_email_sent": {"type": "boolean", "description": "Present when the "
                                         "address must be verified before logging in."}}}]})},
-        errors=(403, 409))},
+        errors=(400, 403, 409))},
     "/api/v1/auth/login": {"post": operation(
         "Log in with a username (or email) and password", tag="auth", operation_id="login",
         secured=False,

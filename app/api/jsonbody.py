@@ -11,6 +11,7 @@ from ..errors import ServiceError, ValidationFailed
 
 MAX_JSON_BYTES = 1024 * 1024
 MAX_STRING = 10_000
+MAX_LIST = 1000
 
 
 class BodyError(ServiceError):
@@ -44,9 +45,10 @@ def json_body(required: bool = True) -> dict:
 
 
 def fields(data: dict, *, required: tuple[str, ...] = (), optional: tuple[str, ...] = (),
-           booleans: tuple[str, ...] = ()) -> dict:
-    """Pick the named string fields (and `booleans`) from `data`, refusing missing required
-    ones, wrong types, NUL characters and oversized strings with one 422 field map."""
+           booleans: tuple[str, ...] = (), string_lists: tuple[str, ...] = ()) -> dict:
+    """Pick the named string fields (and `booleans`, and `string_lists`: lists of strings)
+    from `data`, refusing missing required ones, wrong types, NUL characters and oversized
+    strings with one 422 field map."""
     problems: dict[str, str] = {}
     out: dict = {}
     for name in required + optional:
@@ -72,9 +74,31 @@ def fields(data: dict, *, required: tuple[str, ...] = (), optional: tuple[str, .
                 problems[name] = "Must be true or false."
             else:
                 out[name] = data[name]
+    for name in string_lists:
+        value = data.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, list) or len(value) > MAX_LIST:
+            problems[name] = f"Must be a list of at most {MAX_LIST} strings."
+        elif problem := next((_string_problem(v) for v in value if _string_problem(v)), None):
+            problems[name] = f"Each item: {problem[0].lower()}{problem[1:]}"
+        else:
+            out[name] = value
     if problems:
         raise ValidationFailed(problems)
     return out
+
+
+def _string_problem(value) -> str | None:
+    if not isinstance(value, str):
+        return "Must be a string."
+    if "\x00" in value:
+        return "Must not contain NUL characters."
+    if len(value) > MAX_STRING:
+        return f"Must be at most {MAX_STRING} characters."
+    if not _encodable(value):
+        return "Must be valid Unicode text."
+    return None
 
 
 def _encodable(value: str) -> bool:

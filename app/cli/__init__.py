@@ -23,6 +23,7 @@ from .. import __version__
 from .common import db_session
 from .doctor import doctor_command
 from .groups import groups
+from .invitations import invitations
 from .mail import mail
 from .settings import settings_command
 from .users import users
@@ -52,7 +53,7 @@ def main():
 
 
 def _commands():
-    return [init_command, serve_command, users, groups, providers_command, doctor_command, mail,
+    return [init_command, serve_command, users, groups, invitations, providers_command, doctor_command, mail,
             settings_command]
 
 

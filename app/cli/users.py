@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import re
 import sys
 
 import click
@@ -428,7 +427,7 @@ def users_import(file, batch_size):
 
 # ---------------------------------------------------------------- invite
 
-INVITE_COLUMNS = ("email", "username", "role", "groups")
+INVITE_COLUMNS = ("email", "role", "groups")
 
 
 def read_invite_rows(text: str) -> list[tuple[int, dict]]:
@@ -438,25 +437,19 @@ def read_invite_rows(text: str) -> list[tuple[int, dict]]:
     header = [h.strip() for h in (reader.fieldnames or [])]
     unknown = [h for h in header if h not in INVITE_COLUMNS]
     if not header or unknown or "email" not in header or len(set(header)) != len(header):
+        hint = " (invitees choose their own usernames)" if "username" in unknown else ""
         raise click.ClickException(f"line 1: the columns must be among {','.join(INVITE_COLUMNS)} "
-                                   f"(email required, each once); found {','.join(header) or 'nothing'}")
+                                   f"(email required, each once); found {','.join(header) or 'nothing'}{hint}")
     reader.fieldnames = header
     return [(reader.line_num, row) for row in reader]
 
 
-def username_from_email(email: str) -> str:
-    """The part of an address before @, with only the characters usernames may hold."""
-    return re.sub(r"[^A-Za-z0-9._-]", "", email.split("@", 1)[0])
-
-
 def invite_batch(batch: list[tuple[int, dict]]) -> tuple[list[tuple[object, str]], list[tuple[int, str]]]:
-    """Create every person of `batch` without a password, with their groups and a
-    confirmation link (7 days), in one transaction, or none of them: ([(user, link)], [])
-    or ([], the problems of each bad row by line number)."""
-    from ..accounts import create_user
-    from ..groups import add_member, find_group
-    from ..links import make_link
+    """Make an invitation (7 days, single use) for every row of `batch`, with its role and
+    groups, in one transaction, or none: ([(invitation, link)], []) or ([], the problems of
+    each bad row by line number)."""
     from ..models import database
+    from ..signup.invitations import create_invitation
     made, problems = [], []
     try:
         with database.atomic():
@@ -465,18 +458,13 @@ def invite_batch(batch: list[tuple[int, dict]]) -> tuple[list[tuple[object, str]
                     problems.append((line, "more fields than the header has columns"))
                     continue
                 values = {k: (v or "").strip() for k, v in row.items()}
-                email = values.get("email", "")
-                if not email:
+                if not values.get("email"):
                     problems.append((line, "email: an invitation needs an address"))
                     continue
-                username = values.get("username") or username_from_email(email)
                 try:
-                    with database.atomic():
-                        user = create_user(username, email or None, None, role=values.get("role") or "viewer",
-                                           email_verified=True)
-                        for name in filter(None, (g.strip() for g in values.get("groups", "").split(";"))):
-                            add_member(find_group(name), user)
-                        made.append((user, make_link(user, "confirm")))
+                    with database.atomic():  # a savepoint: a refused row leaves nothing behind
+                        made.append(create_invitation(None, values["email"], values.get("role") or None,
+                                                      values.get("groups", "").split(";")))
                 except ServiceError as e:
                     detail = "; ".join(f"{k}: {v}" for k, v in e.fields.items()) if e.fields else e.message
                     problems.append((line, detail))
@@ -501,23 +489,25 @@ def _private_new_file(path: str):
 @users.command("invite")
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
 @click.option("--links-out", type=click.Path(dir_okay=False),
-              help="Write username,email,link of everyone invited to this new file (made 0600: "
+              help="Write email,link,expires_at of every invitation to this new file (made 0600: "
                    "the links are secrets). Needed when Email is not configured.")
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000),
-              help="People invited per transaction: a bad row stops its whole batch.")
+              help="Invitations made per transaction: a bad row stops its whole batch.")
 @with_appcontext
 def users_invite(file, links_out, batch_size):
     """Invite people from a CSV file with a header line naming its columns: email, and any
-    of username (else the part of the address before @), role (default viewer) and groups
-    (existing group names separated by ";"). Each gets an account to confirm and a
-    confirmation link (valid 7 days, single use), mailed when Email is configured. Each
-    batch is one transaction: a bad row is reported with its line number and nobody of
-    its batch is invited. Exits 1 when any row was bad."""
-    from ..mail import mail_configured, send_link_mail
+    of role (default Authorization.DefaultUserRole) and groups (existing group names
+    separated by ";"). Each row becomes an invitation whose link (valid 7 days, single use)
+    lets the person choose a username and password, mailed when Email is configured. Each
+    batch is one transaction: a bad row is reported with its line number and nothing of
+    its batch is made. Exits 1 when any row was bad."""
+    from ..mail import mail_configured
+    from ..models import iso
+    from ..signup.invitations import send_invitation_mail
     mailing = mail_configured()
     if not mailing and not links_out:
         raise click.UsageError("Email is not configured: give --links-out FILE to write the "
-                               "confirmation links to")
+                               "invitation links to")
     try:
         text = file.read()
     except UnicodeDecodeError:
@@ -526,7 +516,7 @@ def users_invite(file, links_out, batch_size):
     out = _private_new_file(links_out) if links_out else None
     writer = csv.writer(out) if out else None
     if writer:
-        writer.writerow(["username", "email", "link"])
+        writer.writerow(["email", "link", "expires_at"])
     invited = mailed = bad = 0
     refused: list[str] = []
     try:
@@ -540,16 +530,16 @@ def users_invite(file, links_out, batch_size):
                         refused += [f"line {line}: {detail}" for line, detail in problems]
                         refused.append(f"lines {batch[0][0]}-{batch[-1][0]}: nobody of this batch "
                                        "was invited")
-                    for user, url in made:
+                    for invitation, url in made:
                         invited += 1
                         if writer:
-                            writer.writerow([user.username, user.email, url])
-                        if mailing and send_link_mail(user, "confirm", url):
+                            writer.writerow([invitation.email, url, iso(invitation.expires_at)])
+                        if mailing and send_invitation_mail(invitation, url):
                             mailed += 1
                         elif mailing:
-                            refused.append(f"{user.username}: the link could not be mailed to "
-                                           f"{user.email}" + (" (it is in the links file)" if writer else
-                                                               "; `keystead users reset-link` makes another"))
+                            refused.append(f"the invitation could not be mailed to {invitation.email}"
+                                           + (" (its link is in the links file)" if writer else
+                                              "; invite the address again to make a new one"))
                     bar.update(len(batch))
     finally:
         if out:

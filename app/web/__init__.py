@@ -90,13 +90,14 @@ def init_app(app: Flask) -> None:
             check_form_request()
         check_session_age()
 
-    from . import account, admin, audit, auth, documents, settings
+    from . import account, admin, audit, auth, documents, invitations, settings
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(documents.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(settings.bp)
+    app.register_blueprint(invitations.bp)
 
     @app.context_processor
     def _template_globals():
