@@ -122,6 +122,15 @@ def test_an_expired_challenge_made_to_look_fresh_is_refused(on_app):
     assert usernames(on_app) == set()
 
 
+def test_a_challenge_with_a_wrong_signature_is_refused(on_app):
+    client = on_app.test_client()
+    payload = altcha.Payload.from_base64(solved(client))
+    signature = payload.challenge.signature
+    payload.challenge.signature = ("0" if signature[0] != "0" else "1") + signature[1:]
+    refused_on_challenge(client.post(f"{API}/auth/register", json={**person(), "challenge": payload.to_base64()}))
+    assert usernames(on_app) == set()
+
+
 def test_a_challenge_signed_with_another_key_is_refused(on_app):
     """A script cannot make its own easy challenge: only this server's signature counts."""
     client = on_app.test_client()
