@@ -154,6 +154,19 @@ def test_a_wrong_solution_is_refused(on_app):
     assert usernames(on_app) == set()
 
 
+def test_a_spent_challenge_is_remembered_only_until_it_expires(on_app):
+    """Spent challenges are rows of the rate-limit table that leave with their expiry (the
+    table is swept every minute), so they never pile up."""
+    client = on_app.test_client()
+    payload = solved(client)
+    expires_at = altcha.Payload.from_base64(payload).challenge.parameters.expires_at
+    assert client.post(f"{API}/auth/register", json={**person(), "challenge": payload}).status_code == 201
+    db = on_app.extensions["keystead.db"]
+    rows = in_db(on_app, lambda: db.execute_sql(
+        "SELECT expires FROM rate_limit_hit WHERE bucket LIKE 'keystead-challenge/%'").fetchall())
+    assert len(rows) == 1 and expires_at <= rows[0][0] <= expires_at + 2
+
+
 def test_the_challenge_is_off_by_default(app, client):
     r = client.post(f"{API}/auth/register", json=person())
     assert r.status_code == 201, r.get_data(as_text=True)
@@ -264,6 +277,8 @@ def test_browser_widget_solves_the_challenge_and_the_sign_up_succeeds(browser, m
     server = make_live_server(ON)
     page = browser.new_context().new_page()
     problems = watch_policy_violations(page)
+    asked = []
+    page.on("request", lambda request: asked.append(request.url))
     page.goto(server("/register"))
     fill_sign_up(page)
     page.locator("altcha-widget label", has_text=ROBOT).click()  # the box's label ticks it
@@ -273,8 +288,25 @@ def test_browser_widget_solves_the_challenge_and_the_sign_up_succeeds(browser, m
     page.get_by_role("button", name="Sign up").click()
     page.wait_for_url(server("/profile"))
     assert "Welcome, ada" in page.content()
-    assert problems == []
+    assert problems == []  # under the usual Content-Security-Policy, no exception for it
+    assert any(url.endswith("/api/v1/auth/challenge") for url in asked)
+    assert all(url.startswith(server.url + "/") for url in asked), asked  # no outside service
     assert usernames(server.app) == {"ada"}
+
+
+@pytest.mark.browser
+def test_browser_reset_request_form_carries_the_widget(browser, make_live_server):  # noqa: F811
+    server = make_live_server(ON)
+    page = browser.new_context().new_page()
+    problems = watch_policy_violations(page)
+    page.goto(server("/reset-password"))
+    page.fill("#email", "nobody@example.org")
+    page.locator("altcha-widget label", has_text=ROBOT).click()
+    page.locator(".altcha[data-state=verified]").wait_for(timeout=90_000)
+    page.get_by_role("button", name="Send the link").click()
+    page.wait_for_load_state()
+    assert page.locator("#challenge-error").count() == 0
+    assert "If an account" in page.content() and problems == []
 
 
 @pytest.mark.browser
