@@ -163,7 +163,8 @@ def test_a_spent_challenge_is_remembered_only_until_it_expires(on_app):
     assert client.post(f"{API}/auth/register", json={**person(), "challenge": payload}).status_code == 201
     db = on_app.extensions["keystead.db"]
     rows = in_db(on_app, lambda: db.execute_sql(
-        "SELECT expires FROM rate_limit_hit WHERE bucket LIKE 'keystead-challenge/%'").fetchall())
+        f"SELECT expires FROM rate_limit_hit WHERE bucket LIKE {db.param}",
+        (signup_challenge.SPENT_PREFIX + "%",)).fetchall())
     assert len(rows) == 1 and expires_at <= rows[0][0] <= expires_at + 2
 
 
