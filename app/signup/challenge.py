@@ -6,8 +6,7 @@ outside service.
 The server hands out a challenge (GET /api/v1/auth/challenge): random parameters, an
 expiry and an HMAC signature made with a key derived from Server.SecretKey. The browser's
 widget (app/static/altcha.min.js) searches for the counter that gives the signed key
-prefix, about MAX_NUMBER / 2 SHA-256 hashes on average, a second or so for a person's
-browser. The form or the API call then carries the solution, `challenge`, and `check()`
+prefix: 55,000 SHA-256 hashes on average, about a second in a person's browser. The form or the API call then carries the solution, `challenge`, and `check()`
 accepts it once: signature, expiry, solution, and not spent before. It slows a script
 down; it does not stop one that pays the price.
 
@@ -31,8 +30,8 @@ from ..ratelimit_storage import DatabaseStorage
 
 FIELD = "challenge"  # the form field and JSON key that carry the solution
 ALGORITHM = "SHA-256"  # the widget's SHA worker (app/static/altcha-sha-worker.js) computes it
-# The browser tries counters from 0 up to a secret one drawn between these (its expected
-# work is their mean, about 55,000 hashes: well under a second to two on a phone).
+# The browser tries counters from 0 up to a secret one drawn between these, so its work is
+# their mean on average: about 55,000 hashes, a second or so (longer on an old phone).
 MIN_NUMBER = 10_000
 MAX_NUMBER = 100_000
 EXPIRES_SECONDS = 10 * 60  # a form filled in slowly still has a valid challenge
@@ -88,8 +87,10 @@ def check(payload) -> None:
 
 def _spend(signature: str, expires_at) -> bool:
     """Record the challenge as used until it expires; False when it already was."""
-    seconds = max(1, int(expires_at - time.time()) + 1) if isinstance(expires_at, (int, float)) \
-        else EXPIRES_SECONDS
+    if isinstance(expires_at, (int, float)):
+        seconds = max(1, int(expires_at - time.time()) + 1)  # a second past the expiry
+    else:
+        seconds = EXPIRES_SECONDS
     return _spent_store().acquire_entry(SPENT_PREFIX + signature, 1, seconds)
 
 
