@@ -7,7 +7,9 @@ a bucket is its rows not yet expired, so the limit is exact (no doubled burst at
 edge). A check is one short transaction of its own, taken before the view runs: on SQLite
 `BEGIN IMMEDIATE` (writers queue for a few statements), on PostgreSQL an advisory lock on
 the bucket alone. Refused requests add no row; expired rows are swept at most once a
-minute per process. It runs on the limited POST paths only.
+minute per process. It runs on the limited paths only (POST, and GET /api/v1/auth/challenge).
+The sign-up challenge (app/signup/challenge.py) keeps its spent challenges in the same table,
+as buckets named `keystead-challenge/<signature>` that accept one entry.
 """
 from __future__ import annotations
 

@@ -46,6 +46,9 @@ log.addFilter(_StorageNewsOnly())
 SCOPES: dict[str, tuple[str, tuple[str, ...]]] = {
     "login": ("60 per minute; 600 per hour", ("/login", "/login/two-factor", "/sudo", "/api/v1/auth/login")),
     "register": ("30 per minute; 300 per hour", ("/register", "/invite/<token>", "/api/v1/auth/register")),
+    # Each challenge costs the server a random number and two HMACs; a bucket of its own so
+    # that fetching one does not use up the sign-up's (Password.SignupChallenge).
+    "challenge": ("30 per minute; 300 per hour", ("GET /api/v1/auth/challenge",)),
     "reset": ("20 per minute; 200 per hour",
               ("/reset-password", "/reset-password/<token>", "/confirm/<token>",
                "/api/v1/auth/request-password-reset",

@@ -10,7 +10,7 @@ from ..accounts import register_user
 from ..login import client_address, log_in_with_password
 from ..models import database
 from ..plugins import hook
-from ..signup import invitations
+from ..signup import challenge, invitations
 from ..tokens import issue_token_pair, refresh_token_pair, revoke_family
 from .auth import current_api_user, current_token, login_required
 from .jsonbody import fields, json_body
@@ -42,12 +42,13 @@ def register():
     # With an invitation the address is the invited one: `email` may be left out.
     invited = body.get("invitation") is not None
     data = fields(body, required=("username", "password") + (() if invited else ("email",)),
-                  optional=("first_name", "last_name", "invitation") + (("email",) if invited else ()))
+                  optional=("first_name", "last_name", "invitation", challenge.FIELD) + (("email",) if invited else ()))
     if invited:
         user = invitations.accept_invitation(data["invitation"], data["username"], data["password"],
                                              email=data.get("email"), first_name=data.get("first_name", ""),
                                              last_name=data.get("last_name", ""))
         return jsonify(user_json(user)), 201
+    challenge.check(data.get(challenge.FIELD))  # Password.SignupChallenge; an invitation is proof enough
     # Only these fields are read: role, locked, email_verified... in the body are ignored.
     user = register_user(data["username"], data["email"], data["password"],
                          data.get("first_name", ""), data.get("last_name", ""))
@@ -102,13 +103,17 @@ def verify_email():
 
 @bp.post("/auth/resend-verification")
 def resend_verification():
-    recovery.request_verification_email(fields(json_body(), required=("email",))["email"])
+    data = fields(json_body(), required=("email",), optional=(challenge.FIELD,))
+    challenge.check(data.get(challenge.FIELD))  # before the address is looked at
+    recovery.request_verification_email(data["email"])
     return jsonify(VERIFICATION_ACCEPTED), 202
 
 
 @bp.post("/auth/request-password-reset")
 def request_password_reset():
-    recovery.request_password_reset(fields(json_body(), required=("email",))["email"])
+    data = fields(json_body(), required=("email",), optional=(challenge.FIELD,))
+    challenge.check(data.get(challenge.FIELD))  # before the address is looked at
+    recovery.request_password_reset(data["email"])
     return jsonify(RESET_ACCEPTED), 202
 
 
@@ -128,6 +133,9 @@ def _required_strings(*names: str, **described: str) -> dict:
 
 
 _LINK_TOKEN = "The token from the link: the last part of its path."
+_CHALLENGE = string("Required while Password.SignupChallenge is true: a solved challenge from "
+                    "`GET /auth/challenge` (the ALTCHA payload, base64). Each works once; a "
+                    "missing, wrong, expired or reused one answers 422 naming `challenge`.")
 
 OPENAPI_PATHS: dict = {
     "/api/v1/auth/register": {"post": operation(
@@ -149,7 +157,8 @@ OPENAPI_PATHS: dict = {
                     username=string("3–64 characters: letters, digits, _ and ., starting with a letter."),
                     email=string("Required unless `invitation` is sent.", format="email"), password=string(),
                     first_name=string(), last_name=string(),
-                    invitation=string("The token of an invitation link: the last part of its path.")),
+                    invitation=string("The token of an invitation link: the last part of its path."),
+                    challenge=_CHALLENGE),
         responses={201: ("The new account.", {"allOf": [ref("User"), {"properties": {
             "verification_email_sent": {"type": "boolean", "description": "Present when the "
                                         "address must be verified before logging in."}}}]})},
@@ -191,15 +200,17 @@ OPENAPI_PATHS: dict = {
     "/api/v1/auth/resend-verification": {"post": operation(
         "Mail a new verification link", tag="auth", operation_id="resendVerification",
         secured=False,
-        description="Always 202 with the same body, whether or not the address is known.",
-        request=_required_strings("email"),
+        description="Always 202 with the same body, whether or not the address is known. "
+                    "With Password.SignupChallenge, 422 on `challenge` without a solved one.",
+        request=obj(("email",), email=string(), challenge=_CHALLENGE),
         responses={202: ("Accepted.", ref("Status"))})},
     "/api/v1/auth/request-password-reset": {"post": operation(
         "Mail a password reset link", tag="auth", operation_id="requestPasswordReset",
         secured=False,
         description="Always 202 with the same body, whether or not the address is known. The "
-                    "link works once, within 1 hour.",
-        request=_required_strings("email"),
+                    "link works once, within 1 hour. With Password.SignupChallenge, 422 on "
+                    "`challenge` without a solved one (checked before the address is looked at).",
+        request=obj(("email",), email=string(), challenge=_CHALLENGE),
         responses={202: ("Accepted.", ref("Status"))})},
     "/api/v1/auth/reset-password": {"post": operation(
         "Set a new password with a reset link's token", tag="auth", operation_id="resetPassword",

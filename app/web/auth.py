@@ -22,6 +22,7 @@ from ..login import (SecondFactorRequired, WrongSecondFactor, client_address, co
 from ..models import User
 from ..plugins import active_providers, hook, password_providers
 from ..ratelimits import send_retry_after
+from ..signup import challenge
 from .forms import (EmailRequestForm, LoginForm, RegisterForm, SecondFactorForm, SetPasswordForm, SudoForm,
                     add_error, show_service_error)
 from .session import end_session, grant_sudo, safe_next, start_page, start_session
@@ -52,8 +53,28 @@ def _password_hint():
     return {"password_hint": password_hint}
 
 
+@bp.app_context_processor
+def _signup_challenge():
+    def signup_challenge() -> dict | None:
+        """The widget's settings when forms need a solved challenge (templates/_challenge.html)."""
+        if not challenge.required():
+            return None
+        return {"hideFooter": True, "validationMessage": challenge.MISSING}
+    return {"signup_challenge": signup_challenge}
+
+
 def _page(template: str, status: int = 200, **context):
     return make_response(render_template(template, **context), status)
+
+
+def _challenge_refused(template: str, form):
+    """With Password.SignupChallenge, the form again (nothing done) with the message beside
+    the widget when it did not carry a good solution; None when it did or none is needed."""
+    try:
+        challenge.check(request.form.get(challenge.FIELD))
+    except ValidationFailed as e:
+        return _page(template, e.status, form=form, challenge_error=e.fields[challenge.FIELD])
+    return None
 
 
 # ---------------------------------------------------------------- the start, log in and out
@@ -190,6 +211,8 @@ def register():
     form = RegisterForm()
     if request.method == "GET" or not form.validate():
         return _page("auth/register.html", 400 if request.method == "POST" else 200, form=form)
+    if refused := _challenge_refused("auth/register.html", form):
+        return refused
     try:
         user = accounts.register_user(form.username.data, form.email.data, form.password.data,
                                       first_name=form.first_name.data or "",
@@ -230,6 +253,8 @@ def resend_verification():
     if request.method == "POST":
         if not form.validate():
             return _page("auth/verify_request.html", 400, form=form)
+        if refused := _challenge_refused("auth/verify_request.html", form):
+            return refused
         recovery.request_verification_email(form.email.data)
         # The same answer whatever was typed: it never tells whether an account exists.
         return _page("auth/request_sent.html", purpose="verify")
@@ -244,6 +269,8 @@ def request_reset():
     if request.method == "POST":
         if not form.validate():
             return _page("auth/reset_request.html", 400, form=form)
+        if refused := _challenge_refused("auth/reset_request.html", form):
+            return refused
         recovery.request_password_reset(form.email.data)
         return _page("auth/request_sent.html", purpose="reset")
     return _page("auth/reset_request.html", form=form)
