@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 
 from ..errors import ServiceError
-from . import apikeys, audit, auth_routes, docs_page, documents, groups, me, meta, totp, users
+from . import apikeys, approvals, audit, auth_routes, docs_page, documents, groups, me, meta, totp, users
 from .errors import service_error_response
 
 # Each module has a blueprint `bp` and its OpenAPI path items `OPENAPI_PATHS`.
-ROUTE_MODULES = (meta, docs_page, auth_routes, me, apikeys, totp, users, groups, documents, audit)
+ROUTE_MODULES = (meta, docs_page, auth_routes, me, apikeys, totp, users, approvals, groups, documents, audit)
 
 
 def init_app(app: Flask) -> None:

@@ -38,10 +38,11 @@ def _token_field(data: dict, name: str) -> str:
 @bp.post("/auth/register")
 def register():
     data = fields(json_body(), required=("username", "email", "password"),
-                  optional=("first_name", "last_name"))
+                  optional=("first_name", "last_name"), booleans=("accept_terms",))
     # Only these fields are read: role, locked, email_verified... in the body are ignored.
     user = register_user(data["username"], data["email"], data["password"],
-                         data.get("first_name", ""), data.get("last_name", ""))
+                         data.get("first_name", ""), data.get("last_name", ""),
+                         accept_terms=data.get("accept_terms", False))
     body = user_json(user, groups=[])
     if recovery.verification_required(user):
         # A failure to send is logged and said here; the account stays (a new link can be
@@ -56,13 +57,15 @@ def register():
 def login():
     data = json_body()
     if data.get("username") is None and data.get("email") is not None:
-        picked = fields(data, required=("email", "password"), optional=("otp",))
+        picked = fields(data, required=("email", "password"), optional=("otp",), booleans=("accept_terms",))
         login_name = picked["email"]
     else:
-        picked = fields(data, required=("username", "password"), optional=("otp",))
+        picked = fields(data, required=("username", "password"), optional=("otp",), booleans=("accept_terms",))
         login_name = picked["username"]
-    # `otp`: a TOTP or recovery code, for people with two-factor authentication.
-    user = log_in_with_password(login_name, picked["password"], otp=picked.get("otp"))
+    # `otp`: a TOTP or recovery code, for people with two-factor authentication;
+    # `accept_terms`: the current terms of service, when the person has yet to accept them.
+    user = log_in_with_password(login_name, picked["password"], otp=picked.get("otp"),
+                                accept_terms=picked.get("accept_terms", False))
     return jsonify(issue_token_pair(user))
 
 
@@ -130,15 +133,22 @@ OPENAPI_PATHS: dict = {
                     "mailed and `verification_email_sent` says whether the mail went out; an "
                     "address already in use then answers like a new sign-up (nothing is "
                     "stored and the address's owner is mailed a notice), so 409 names only a "
-                    "taken username. Without it, 409 names a taken username or address.",
+                    "taken username. Without it, 409 names a taken username or address. "
+                    "With Password.SignupApproval the new account has `status: pending` and "
+                    "cannot log in until an approver approves it. With "
+                    "Password.AllowedEmailDomains an address at another domain answers 422 on "
+                    "`email`; with terms of service (Password.TermsURL and TermsVersion) "
+                    "`accept_terms` must be true, else 422 on `accept_terms`.",
         request=obj(("username", "email", "password"),
                     username=string("3–64 characters: letters, digits, _ and ., starting with a letter."),
                     email=string(format="email"), password=string(),
-                    first_name=string(), last_name=string()),
+                    first_name=string(), last_name=string(),
+                    accept_terms={"type": "boolean", "description": "Accepts the terms of service "
+                                  "at Password.TermsURL (required when they are set)."}),
         responses={201: ("The new account.", {"allOf": [ref("User"), {"properties": {
             "verification_email_sent": {"type": "boolean", "description": "Present when the "
                                         "address must be verified before logging in."}}}]})},
-        errors=(403, 409))},
+        errors=(403, 409, 422))},
     "/api/v1/auth/login": {"post": operation(
         "Log in with a username (or email) and password", tag="auth", operation_id="login",
         secured=False,
@@ -148,10 +158,16 @@ OPENAPI_PATHS: dict = {
                     "423 during a lockout (after Password.LockoutThreshold failures, counted per "
                     "account whether its username or email address was sent, wrong codes "
                     "included) answers every password, with Retry-After. With two-factor authentication on, the right password without "
-                    "`otp` answers 401 `otp_required`, a wrong code 401 `invalid_otp`.",
+                    "`otp` answers 401 `otp_required`, a wrong code 401 `invalid_otp`. Only the "
+                    "right password learns 403 `approval_pending` (a sign-up waiting for "
+                    "approval) or 403 `approval_rejected`, and, after the second factor, 403 "
+                    "`terms_not_accepted` when the person has yet to accept the current terms "
+                    "of service: send the login again with `accept_terms: true`.",
         request=obj(("password",), username=string("The username or the email address."),
                     email=string("Instead of username."), password=string(),
-                    otp=string("The authenticator app's current code, or a recovery code.")),
+                    otp=string("The authenticator app's current code, or a recovery code."),
+                    accept_terms={"type": "boolean", "description": "Accepts the current terms of "
+                                  "service (Password.TermsVersion at Password.TermsURL)."}),
         responses={200: ("A new token pair (a new session).", ref("TokenPair"))},
         errors=(401, 403, 423))},
     "/api/v1/auth/refresh": {"post": operation(

@@ -64,7 +64,7 @@ def users_list(search, page, per_page):
         rows, total = search_users(search, page, per_page)
         click.echo(f"{'id':>6}  {'username':20} {'role':13} {'status':11} {'email':30} last login")
         for u in rows:
-            click.echo(f"{u.id:>6}  {u.username:20} {u.role:13} {u.status:11} {u.email or '':30} "
+            click.echo(f"{u.id:>6}  {u.username:20} {u.role:13} {u.account_state:11} {u.email or '':30} "
                        f"{iso(u.last_login_at) or '-'}")
         click.echo(f"{total} in all (page {page}).")
 
@@ -119,7 +119,7 @@ def users_show(username):
             ("email", (f"{user.email} ({'verified' if user.email_verified else 'not verified'})"
                        if user.email else "-")),
             ("role", user.role),
-            ("status", user.status),
+            ("status", user.account_state),
             ("provider", user.provider),
             ("password", "set" if user.password_hash else "not set"),
             ("two-factor", "on" if totp_enabled(user) else "off"),
