@@ -197,6 +197,23 @@ def test_viewer_and_publisher_cannot_approve_reject_or_list_pending(make_app):
     assert_error(client.post(f"{API}/users/{grace_id}/approve"), 401, "authentication_required")
 
 
+def test_the_approval_service_itself_refuses_people_without_the_permission(make_app):
+    """The pages, the API and the CLI share approve/reject: the check is in them too."""
+    from keystead.authorization import PermissionDenied
+    from keystead.signup.approval import approve, reject
+    app = make_app(APPROVAL)
+    users_of(app).create("root", role="administrator")
+    vera = users_of(app).create("vera")[0]
+    register(app.test_client())
+    grace = person(app, "grace")
+    with app.test_request_context():
+        with app.extensions["keystead.db"].connection_context():
+            for decide in (approve, reject):
+                with pytest.raises(PermissionDenied):
+                    decide(vera, grace)
+    assert person(app, "grace").status == "pending"
+
+
 def test_an_approver_by_custom_role_lists_only_pending_people_and_approves(make_app):
     app = make_app({**APPROVAL, **APPROVER_ROLE})
     users = users_of(app)
