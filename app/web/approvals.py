@@ -13,6 +13,7 @@ from .. import accounts
 from ..authorization import has_permission
 from ..errors import NotFound, ServiceError
 from ..signup import approval
+from ..signup.terms import current_terms
 from .session import sudo_required
 
 bp = Blueprint("approvals", __name__, url_prefix="/admin/approvals")
@@ -30,7 +31,11 @@ def _approver_globals():
     def may_approve() -> bool:
         """Whether the signed-in person may decide on sign-ups (the nav shows Approvals)."""
         return current_user.is_authenticated and has_permission(current_user, approval.APPROVE)
-    return {"may_approve": may_approve}
+    def terms_version() -> str | None:
+        """The current Password.TermsVersion, None without terms (the person page shows it)."""
+        terms = current_terms()
+        return terms[1] if terms else None
+    return {"may_approve": may_approve, "terms_version": terms_version}
 
 
 @bp.before_request
