@@ -25,7 +25,7 @@ from .errors import AccountLocked, AuthenticationFailed, EmailNotVerified, Provi
 from .models import User, database
 from .plugins import hook, password_providers
 from .signup.approval import check_approved
-from .signup.terms import check_terms_at_login
+from .signup.terms import TermsNotAccepted, check_terms_at_login, owes_terms
 from .totp import check_second_factor, totp_enabled
 
 log = logging.getLogger("keystead")
@@ -111,6 +111,10 @@ def log_in_with_password(login, password, otp=None, accept_terms=False) -> User:
     if totp_enabled(user):
         if otp is None or otp == "":
             raise SecondFactorRequired(user)
+        if accept_terms is not True and owes_terms(user):
+            # Said before the code is checked, which spends it: the client sends the same
+            # code again with accept_terms. The acceptance is recorded only after the code.
+            raise TermsNotAccepted(user)
         _check_second_factor(user, key, name, otp)
     user = check_terms_at_login(user, accept_terms)
     return _record_login(user, key, identity.provider)

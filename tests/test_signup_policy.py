@@ -486,6 +486,42 @@ def test_a_new_terms_version_is_asked_once_at_the_next_api_login(make_app):
     assert events == {"grace": "2", "root": "2"}
 
 
+def test_with_two_factor_the_terms_are_asked_without_spending_the_code(make_app):
+    from totp_support import code_for, enable_for
+    app = make_app(TERMS_V1)
+    users_of(app).create("vera")
+    secret, _ = enable_for(app, "vera")
+    client = app.test_client()
+    assert_error(api_login(client, "vera"), 401, "otp_required")
+    code = code_for(secret, 1)
+    assert_error(api_login(client, "vera", otp=code), 403, "terms_not_accepted")
+    assert person(app, "vera").terms_accepted_version is None
+    # A wrong code with the terms accepted records nothing.
+    assert_error(api_login(client, "vera", otp="000000" if code != "000000" else "111111", accept_terms=True),
+                 401, "invalid_otp")
+    assert person(app, "vera").terms_accepted_version is None
+    r = api_login(client, "vera", otp=code, accept_terms=True)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert person(app, "vera").terms_accepted_version == "1"
+
+
+def test_the_browser_asks_for_new_terms_after_the_second_factor(make_app):
+    from totp_support import code_for, enable_for
+    app = make_app(TERMS_V1)
+    users_of(app).create("vera")
+    secret, _ = enable_for(app, "vera")
+    client = app.test_client()
+    r = login_page(client, "vera")
+    assert r.headers["Location"].endswith("/login/two-factor")
+    page = client.get("/login/two-factor").get_data(as_text=True)
+    r = client.post("/login/two-factor", data={"csrf_token": csrf_from(page), "code": code_for(secret, 1)})
+    assert r.status_code == 303 and r.headers["Location"].endswith("/login/terms")
+    assert client.get("/profile").status_code == 302
+    page = client.get("/login/terms").get_data(as_text=True)
+    r = client.post("/login/terms", data={"csrf_token": csrf_from(page), "accept_terms": "y"})
+    assert r.status_code == 303 and client.get("/profile").status_code == 200
+
+
 def test_the_browser_asks_for_new_terms_before_the_session_starts(make_app):
     app = make_app(TERMS_V1)
     users_of(app).create("vera")

@@ -160,9 +160,12 @@ OPENAPI_PATHS: dict = {
                     "included) answers every password, with Retry-After. With two-factor authentication on, the right password without "
                     "`otp` answers 401 `otp_required`, a wrong code 401 `invalid_otp`. Only the "
                     "right password learns 403 `approval_pending` (a sign-up waiting for "
-                    "approval) or 403 `approval_rejected`, and, after the second factor, 403 "
-                    "`terms_not_accepted` when the person has yet to accept the current terms "
-                    "of service: send the login again with `accept_terms: true`.",
+                    "approval) or 403 `approval_rejected`, and 403 `terms_not_accepted` when the "
+                    "person has yet to accept the current terms of service: send the login "
+                    "again with `accept_terms: true`. With two-factor authentication on, "
+                    "`terms_not_accepted` comes once `otp` is sent, before the code is checked "
+                    "(so the same code can be sent again); the acceptance is recorded only "
+                    "with a right code.",
         request=obj(("password",), username=string("The username or the email address."),
                     email=string("Instead of username."), password=string(),
                     otp=string("The authenticator app's current code, or a recovery code."),
