@@ -12,7 +12,7 @@ import pytest
 from api_support import API, assert_error, bearer, in_db, login, users_of
 from conftest import STRONG_PASSWORD, csrf_from, outbox_idle, wait_for
 from live import browser, live_server, make_live_server, watch_policy_violations  # noqa: F401  (fixtures)
-from pages import error_beside, session_cookie
+from pages import error_beside
 
 from keystead.identity import Identity
 from keystead.models import User
