@@ -98,8 +98,10 @@ def keystead_event(event, actor, target, outcome, details):
     (details: old_email, new_email), notice_not_mailed (details: notice, reason),
     email_marked_verified (an administrator vouched for the address; details: email),
     document_upload, document_share, document_unshare, document_delete (target: the
-    document's owner; details: document_id, title, and group_id, group for a share)
-    (plugins may add their own);
+    document's owner; details: document_id, title, and group_id, group for a share),
+    signup_pending (a sign-up waits for approval; details: provider), signup_approved,
+    signup_rejected (actor: the approver, None from the command line), terms_accept
+    (details: version) (plugins may add their own);
     ``actor`` and ``target`` are User objects or None; ``outcome`` is "success" or
     "failure"; ``details`` is a dict of non-secret facts (the client address, the provider,
     the submitted username of a failed login). Called within the request, in the same

@@ -41,6 +41,8 @@ def _map(identity) -> User:
             ExternalIdentity.create(provider=identity.provider, subject=identity.subject, user=user)
             hook().keystead_event(event="user_create", actor=user, target=user, outcome="success",
                                   details={"role": user.role, "provider": identity.provider})
+            from .signup.approval import announce_pending
+            announce_pending(user)  # a first login through a provider is a sign-up too
         else:
             user = User.get_by_id(link.user_id)
             _refresh_from_identity(user, identity)
@@ -124,6 +126,8 @@ def _name(raw) -> str:
 
 def _create_from_identity(identity) -> User:
     from .accounts import normalise, settings
+    from .initialisation import is_initialised
+    from .signup.policy import signup_columns
     fallback = re.sub(r"[^a-z]", "", identity.provider.lower())[:10] or "user"
     username = valid_username_from(identity.username, fallback + "user")
     email = _usable_email(identity.email)
@@ -133,7 +137,9 @@ def _create_from_identity(identity) -> User:
                        email=email, email_key=normalise(email) if email else None,
                        first_name=_name(identity.first_name), last_name=_name(identity.last_name),
                        password_hash=None, role=settings()["Authorization.DefaultUserRole"],
-                       email_verified=bool(email), provider=identity.provider)
+                       email_verified=bool(email), provider=identity.provider,
+                       # Waits for approval like any sign-up (never the database's first account).
+                       status=signup_columns(first_account=not is_initialised())["status"])
 
 
 def _refresh_from_identity(user: User, identity) -> None:

@@ -5,8 +5,10 @@ The order of the checks is what keeps answers from revealing anything: a failed-
 lockout answers 423 (with Retry-After) whoever the name belongs to, even to the right
 password of an account an administrator locked; a wrong password or unknown user answers
 401 (after one bcrypt either way); only the right password learns that an administrator
-locked the account (423, without Retry-After: it lifts only when they unlock it) or that
-it is unverified (403). Failures count on the account's counter whichever of its names
+locked the account (423, without Retry-After: it lifts only when they unlock it), that
+it waits for sign-up approval or was rejected (403, app/signup/approval.py), that it is
+unverified (403), or that the current terms of service are not accepted yet (403, after
+the second factor: app/signup/terms.py). Failures count on the account's counter whichever of its names
 was typed (app/throttle.py).
 """
 from __future__ import annotations
@@ -22,6 +24,8 @@ from .accounts import record_login, settings
 from .errors import AccountLocked, AuthenticationFailed, EmailNotVerified, ProviderError, ServiceError
 from .models import User, database
 from .plugins import hook, password_providers
+from .signup.approval import check_approved
+from .signup.terms import TermsNotAccepted, check_terms_at_login, owes_terms
 from .totp import check_second_factor, totp_enabled
 
 log = logging.getLogger("keystead")
@@ -81,11 +85,12 @@ class WrongSecondFactor(ServiceError):
         super().__init__("The code is not correct.", {"otp": "The code is not correct."})
 
 
-def log_in_with_password(login, password, otp=None) -> User:
+def log_in_with_password(login, password, otp=None, accept_terms=False) -> User:
     """Check credentials (and the second factor, when the person has one) and return the
-    user; raise AccountLocked, AuthenticationFailed, EmailNotVerified,
-    SecondFactorRequired or WrongSecondFactor. Records the login or the failure (and a
-    resulting lockout)."""
+    user; raise AccountLocked, AuthenticationFailed, ApprovalPending, ApprovalRejected,
+    EmailNotVerified, SecondFactorRequired, WrongSecondFactor or TermsNotAccepted (unless
+    `accept_terms` is True, which records the acceptance). Records the login or the
+    failure (and a resulting lockout)."""
     key = throttle.login_throttle_key(login)
     name = throttle.submitted_name(login)[:64]  # for the audit log
     _refuse_locked_out(key, name)
@@ -99,13 +104,19 @@ def log_in_with_password(login, password, otp=None) -> User:
         raise AuthenticationFailed()
     if user.locked:
         raise AccountLocked()
+    check_approved(user)  # only the right password learns of a pending or rejected sign-up
     if (not user.email_ever_verified and user.provider == "password"
             and settings()["Password.RequireEmailVerification"]):
         raise EmailNotVerified()  # the first address is not verified yet
     if totp_enabled(user):
         if otp is None or otp == "":
             raise SecondFactorRequired(user)
+        if accept_terms is not True and owes_terms(user):
+            # Said before the code is checked, which spends it: the client sends the same
+            # code again with accept_terms. The acceptance is recorded only after the code.
+            raise TermsNotAccepted(user)
         _check_second_factor(user, key, name, otp)
+    user = check_terms_at_login(user, accept_terms)
     return _record_login(user, key, identity.provider)
 
 
@@ -118,8 +129,22 @@ def complete_second_factor(user_id: int, code) -> User:
     key = throttle.account_throttle_key(user)
     name = user.username_key[:64]
     _refuse_locked_out(key, name)
+    check_approved(user)
     _check_second_factor(user, key, name, code)
+    user = check_terms_at_login(user, False)  # the browser's terms step comes next
     return _record_login(user, key, user.provider)
+
+
+def complete_terms_acceptance(user_id: int) -> User:
+    """The browser's terms step: the password (and second factor) were checked a moment ago
+    (the session remembers whose); the person accepted the current terms. Records the
+    acceptance and the login."""
+    user = User.get_or_none(User.id == user_id)
+    if user is None or user.locked:
+        raise AuthenticationFailed()
+    check_approved(user)
+    user = check_terms_at_login(user, True)
+    return _record_login(user, throttle.account_throttle_key(user), user.provider)
 
 
 def _refuse_locked_out(key: str, name: str) -> None:
@@ -159,14 +184,17 @@ def _record_login(user: User, key: str, provider: str) -> User:
 def log_in_as_identity(identity) -> User:
     """Finish a redirect-based login (OIDC, SAML...) for an identity a provider verified:
     map it to the local user (created on first login) and record the login. Raises
-    AuthenticationFailed, AccountLocked or ProviderError; the caller starts the session
-    (app.web.session.start_session) or issues tokens."""
+    AuthenticationFailed, AccountLocked, ApprovalPending, ApprovalRejected, TermsNotAccepted
+    (the browser then shows the terms step: app.web.auth.await_terms) or ProviderError; the
+    caller starts the session (app.web.session.start_session) or issues tokens."""
     with provider_failures(identity.provider, "keystead_map_identity"):
         user = hook().keystead_map_identity(identity=identity)
     if user is None:
         raise AuthenticationFailed("Your sign-in provider did not give a usable identity.")
     if user.locked:
         raise AccountLocked()
+    check_approved(user)
+    check_terms_at_login(user, False)
     with database.atomic():
         user = record_login(user)
         hook().keystead_event(event="login", actor=user, target=user, outcome="success",

@@ -86,6 +86,12 @@ class User(BaseModel):
     uniquifier = CharField(max_length=64, unique=True, default=new_uniquifier)
     created_at = DateTimeField(default=utcnow)
     last_login_at = DateTimeField(null=True)
+    # The sign-up approval state (app/signup/approval.py): active, pending (a self sign-up
+    # waiting for an approver while Password.SignupApproval is on) or rejected.
+    status = CharField(max_length=10, default="active", index=True)
+    # The Password.TermsVersion this person last accepted, and when (app/signup/terms.py).
+    terms_accepted_version = CharField(max_length=200, null=True)
+    terms_accepted_at = DateTimeField(null=True)
 
     # Flask-Login: the session remembers "id:epoch:uniquifier". The uniquifier ties it to
     # this person alone; bumping session_epoch ends every copy of every session cookie of
@@ -109,9 +115,14 @@ class User(BaseModel):
         return " ".join(p for p in (self.first_name, self.last_name) if p)
 
     @property
-    def status(self) -> str:
+    def account_state(self) -> str:
+        """What keeps the person out, for lists: locked, pending or rejected (sign-up
+        approval), unconfirmed (no password yet), else active. `status` is the approval
+        state alone."""
         if self.locked:
             return "locked"
+        if self.status != "active":
+            return self.status
         if self.password_hash is None and self.provider == "password":
             return "unconfirmed"
         return "active"

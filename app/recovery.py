@@ -154,11 +154,12 @@ def link_user(token, purpose: str) -> User:
 
 
 def status_of(user: User) -> str:
-    """The person's status as the admin pages show it: locked, unconfirmed, active, or
+    """The person's status as the admin pages show it: locked, pending, rejected,
+    unconfirmed, active, or
     "email not verified" when RequireEmailVerification keeps them from logging in until
     their address answers ("active, email not verified" when it does not)."""
-    if user.status != "active" or not user.email or user.email_verified:
-        return user.status
+    if user.account_state != "active" or not user.email or user.email_verified:
+        return user.account_state
     return "email not verified" if verification_required(user) else "active, email not verified"
 
 

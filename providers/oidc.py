@@ -453,9 +453,13 @@ def callback():
         claims = client.claims_for(code, pending["verifier"], pending["nonce"])
     except SignInRefused as e:
         return _refused(e)
+    from keystead.signup.terms import TermsNotAccepted
     try:
         user = log_in_as_identity(client.identity(claims))
-    except ServiceError as e:  # locked, or no usable identity; ProviderError has its own page
+    except TermsNotAccepted as e:  # the current terms of service first, then the session
+        from keystead.web.auth import await_terms
+        return await_terms(e.user, pending["next"])
+    except ServiceError as e:  # locked, waiting for approval, or no usable identity; ProviderError has its own page
         if e.status >= 500:
             raise
         _record_failure(f"the local account refused the login: {e.code}")

@@ -141,7 +141,7 @@ def test_import_creates_everyone_in_batches(app, runner, admin, tmp_path):
     assert "23 have no password yet" in r.output
     assert len(names(app)) == 25
     got = in_db(app, lambda: User.get(User.username_key == "user007"))
-    assert (got.email, got.first_name, got.last_name, got.role, got.status) == \
+    assert (got.email, got.first_name, got.last_name, got.role, got.account_state) == \
         ("user007@example.com", "First7", "Last7", "viewer", "unconfirmed")
     assert in_db(app, lambda: User.get(User.username_key == "pw_person").role) == "publisher"
     assert AuthActions(app.test_client()).login("pw_person").status_code == 303

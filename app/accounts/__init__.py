@@ -14,6 +14,8 @@ from ..errors import Conflict, Forbidden, ValidationFailed
 from ..initialisation import claim_initialisation, is_initialised, people_and_initialisation, warn_about_lost_accounts
 from ..models import ROLES, User, database, utcnow
 from ..plugins import hook
+from ..signup import policy as signup_policy
+from ..signup.domains import email_domain_problem
 from .queries import (administrator_count, find_user_by_login, get_user, groups_of,  # noqa: F401
                       search_users, user_count)
 from .reentry import PasswordRequired, verify_current_password  # noqa: F401
@@ -56,9 +58,10 @@ def _check_new_account(username, email, password, first_name, last_name, role, *
 
 def create_user(username, email, password=None, *, first_name="", last_name="", role="viewer",
                 email_verified=False, provider="password", actor: User | None = None,
-                event: str = "user_create") -> User:
+                event: str = "user_create", signup_columns: dict | None = None) -> User:
     """Create a person after checking every rule. `password=None` leaves them without a
-    password (they set one from a confirmation link). Raises ValidationFailed or Conflict."""
+    password (they set one from a confirmation link). `signup_columns`: the sign-up
+    policy's (app/signup/policy.py; default: active). Raises ValidationFailed or Conflict."""
     first_name = first_name or ""
     last_name = last_name or ""
     problems, clean = _check_new_account(username, email, password, first_name, last_name, role,
@@ -75,7 +78,7 @@ def create_user(username, email, password=None, *, first_name="", last_name="", 
                 last_name=last_name.strip(),
                 password_hash=hash_new_password(password) if password is not None else None,
                 role=role, email_verified=email_verified, email_ever_verified=email_verified,
-                provider=provider)
+                provider=provider, **(signup_columns or {}))
             hook().keystead_event(event=event, actor=actor or user, target=user, outcome="success",
                                   details={"role": role})
     except IntegrityError:
@@ -102,17 +105,22 @@ def _refuse_taken(username_key: str, email_key: str | None) -> None:
         raise _taken_error(username_key, email_key)
 
 
-def register_user(username, email, password, first_name="", last_name="") -> User:
+def register_user(username, email, password, first_name="", last_name="", *, accept_terms=False) -> User:
     """Self-registration (Sign Up page and POST /auth/register).
 
     On a database never initialised with an account, the first to sign up becomes an
     administrator even when SelfRegistration is off; after that SelfRegistration decides
     and new people get DefaultUserRole. A database that had people and lost them is not
     new: nobody becomes an administrator that way (app/initialisation.py).
+
+    The sign-up policy (app/signup) applies: allowed email domains, the terms of service
+    (`accept_terms`), and approval (the new account may start `pending`; the first never).
     """
     s = settings()
     problems, _ = _check_new_account(username, email, password, first_name or "", last_name or "",
                                      "viewer", password_required=True)
+    for field, problem in signup_policy.signup_problems(email, accept_terms).items():
+        problems.setdefault(field, problem)
     if problems:
         raise ValidationFailed(problems)
     count, initialised = people_and_initialisation()
@@ -131,8 +139,9 @@ def register_user(username, email, password, first_name="", last_name="") -> Use
         # Usable at once, so a taken address cannot be hidden: 409 names it (SECURITY.md).
         # The address stays unverified until its owner opens the link the views mail
         # (recovery.offer_verification), whatever RequireEmailVerification says.
-        return create_user(username, email, password, first_name=first_name, last_name=last_name,
-                           role=role, email_verified=False, event="signup")
+        return _announced(create_user(username, email, password, first_name=first_name,
+                                      last_name=last_name, role=role, email_verified=False, event="signup",
+                                      signup_columns=signup_policy.signup_columns(first_account=False)))
     # The new account is usable only once its address answers: a sign-up with an address
     # already in use answers like a new one (SECURITY.md), stores nothing, and the views'
     # verification mail goes to the owner as a notice instead (recovery.send_verification_email).
@@ -143,8 +152,9 @@ def register_user(username, email, password, first_name="", last_name="") -> Use
     owner = User.get_or_none(User.email_key == email_key)
     if owner is None:
         try:
-            return create_user(username, email, password, first_name=first_name, last_name=last_name,
-                               role=role, email_verified=False, event="signup")
+            return _announced(create_user(username, email, password, first_name=first_name,
+                                          last_name=last_name, role=role, email_verified=False, event="signup",
+                                          signup_columns=signup_policy.signup_columns(first_account=False)))
         except Conflict:
             # A racing request took the name or the address since the checks above.
             if User.select().where(User.username_key == username_key).exists():
@@ -164,7 +174,15 @@ def _register_first_account(username, email, password, first_name, last_name) ->
         if not claim_initialisation():
             return None
         return create_user(username, email, password, first_name=first_name, last_name=last_name,
-                           role="administrator", email_verified=True, event="signup")
+                           role="administrator", email_verified=True, event="signup",
+                           signup_columns=signup_policy.signup_columns(first_account=True))
+
+
+def _announced(user: User) -> User:
+    """A new self sign-up: when it waits for approval, record it and tell the approvers."""
+    from ..signup.approval import announce_pending
+    announce_pending(user)
+    return user
 
 
 def _username_taken() -> Conflict:
@@ -181,7 +199,8 @@ def _stand_in_account(owner: User, username, email, password, first_name, last_n
     next_id = User.select(fn.COALESCE(fn.MAX(User.id), 0) + 1).scalar()
     user = User(id=next_id, username=username, username_key=normalise(username), email=clean,
                 email_key=normalise(clean), first_name=first_name.strip(), last_name=last_name.strip(),
-                role=role, email_verified=False, provider="password")
+                role=role, email_verified=False, provider="password",
+                **signup_policy.signup_columns(first_account=False))
     user.stand_in_for = owner
     log.info("sign-up with the address of person %s: nothing stored, a notice is mailed to them", owner.id)
     return user
@@ -204,6 +223,14 @@ def may_edit_info(actor: User, target: User) -> bool:
     if actor.is_admin:
         return True
     return actor.id == target.id and settings()["Authorization.UserInfoEditableBy"] == "AdminAndSelf"
+
+
+def own_address_change_bound(actor: User, target: User) -> bool:
+    """Whether Password.AllowedEmailDomains binds this address change: a person changing
+    their own address is bound; people holding `people.manage` (administrators) are not,
+    for others or for themselves."""
+    from ..authorization import has_permission
+    return actor.id == target.id and not has_permission(actor, "people.manage")
 
 
 def update_user_info(actor: User, target: User, *, email=None, first_name=None, last_name=None,
@@ -234,6 +261,8 @@ def update_user_info(actor: User, target: User, *, email=None, first_name=None, 
             if normalise(clean) != target.email_key:
                 if User.select().where((User.email_key == normalise(clean)) & (User.id != target.id)).exists():
                     problems["email"] = "This email address is already in use."
+                elif own_address_change_bound(actor, target) and (p := email_domain_problem(clean)):
+                    problems["email"] = p
                 changes.update(email=clean, email_key=normalise(clean), email_verified=False)
     vouched = bool(email_verified and actor.is_admin
                    and ("email_key" in changes or not target.email_verified))

@@ -95,12 +95,15 @@ def _search_condition(q: str):
     return condition
 
 
-def search_users(q: str = "", page: int = 1, per_page: int = 50):
-    """A page of people (by username) matching `q`, and how many match in all.
+def search_users(q: str = "", page: int = 1, per_page: int = 50, status: str | None = None):
+    """A page of people (by username) matching `q`, and how many match in all; `status`
+    keeps only people in that sign-up approval state (active, pending, rejected).
 
     Two queries whatever the number of people, both answered from indexes: the count and
     the page. A search matches the beginning of the username, email, first or last name."""
     condition = _search_condition(q or "")
+    if status is not None:
+        condition = (User.status == status) if condition is None else (condition & (User.status == status))
     ids = User.select(User.id).order_by(User.username_key)
     if condition is None:
         total = user_count()

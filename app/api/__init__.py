@@ -4,13 +4,13 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 
 from ..errors import ServiceError
-from . import (apikeys, audit, auth_routes, challenge, docs_page, documents, groups, invitations, me, meta,
-               settings, totp, users)
+from . import (apikeys, approvals, audit, auth_routes, challenge, docs_page, documents, groups, invitations,
+               me, meta, settings, totp, users)
 from .errors import service_error_response
 
 # Each module has a blueprint `bp` and its OpenAPI path items `OPENAPI_PATHS`.
-ROUTE_MODULES = (meta, docs_page, auth_routes, challenge, me, apikeys, totp, users, groups, documents, audit,
-                 settings, invitations)
+ROUTE_MODULES = (meta, docs_page, auth_routes, challenge, me, apikeys, totp, users, approvals, groups, documents,
+                 audit, settings, invitations)
 
 
 def init_app(app: Flask) -> None:

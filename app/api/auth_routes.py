@@ -42,7 +42,8 @@ def register():
     # With an invitation the address is the invited one: `email` may be left out.
     invited = body.get("invitation") is not None
     data = fields(body, required=("username", "password") + (() if invited else ("email",)),
-                  optional=("first_name", "last_name", "invitation", challenge.FIELD) + (("email",) if invited else ()))
+                  optional=("first_name", "last_name", "invitation", challenge.FIELD) + (("email",) if invited else ()),
+                  booleans=("accept_terms",))
     if invited:
         user = invitations.accept_invitation(data["invitation"], data["username"], data["password"],
                                              email=data.get("email"), first_name=data.get("first_name", ""),
@@ -51,7 +52,8 @@ def register():
     challenge.check(data.get(challenge.FIELD))  # Password.SignupChallenge; an invitation is proof enough
     # Only these fields are read: role, locked, email_verified... in the body are ignored.
     user = register_user(data["username"], data["email"], data["password"],
-                         data.get("first_name", ""), data.get("last_name", ""))
+                         data.get("first_name", ""), data.get("last_name", ""),
+                         accept_terms=data.get("accept_terms", False))
     body = user_json(user, groups=[])
     if recovery.verification_required(user):
         # A failure to send is logged and said here; the account stays (a new link can be
@@ -66,13 +68,15 @@ def register():
 def login():
     data = json_body()
     if data.get("username") is None and data.get("email") is not None:
-        picked = fields(data, required=("email", "password"), optional=("otp",))
+        picked = fields(data, required=("email", "password"), optional=("otp",), booleans=("accept_terms",))
         login_name = picked["email"]
     else:
-        picked = fields(data, required=("username", "password"), optional=("otp",))
+        picked = fields(data, required=("username", "password"), optional=("otp",), booleans=("accept_terms",))
         login_name = picked["username"]
-    # `otp`: a TOTP or recovery code, for people with two-factor authentication.
-    user = log_in_with_password(login_name, picked["password"], otp=picked.get("otp"))
+    # `otp`: a TOTP or recovery code, for people with two-factor authentication;
+    # `accept_terms`: the current terms of service, when the person has yet to accept them.
+    user = log_in_with_password(login_name, picked["password"], otp=picked.get("otp"),
+                                accept_terms=picked.get("accept_terms", False))
     return jsonify(issue_token_pair(user))
 
 
@@ -152,17 +156,24 @@ OPENAPI_PATHS: dict = {
                     "SelfRegistration off: the account gets the invitation's address (verified), "
                     "role and groups; `email` may be left out, or must be the invited address "
                     "(422); an invalid, expired, revoked or used invitation answers 400 "
-                    "`invalid_link` (`fields.invitation`).",
+                    "`invalid_link` (`fields.invitation`). "
+                    "With Password.SignupApproval the new account has `status: pending` and "
+                    "cannot log in until an approver approves it. With "
+                    "Password.AllowedEmailDomains an address at another domain answers 422 on "
+                    "`email`; with terms of service (Password.TermsURL and TermsVersion) "
+                    "`accept_terms` must be true, else 422 on `accept_terms`.",
         request=obj(("username", "password"),
                     username=string("3–64 characters: letters, digits, _ and ., starting with a letter."),
                     email=string("Required unless `invitation` is sent.", format="email"), password=string(),
                     first_name=string(), last_name=string(),
                     invitation=string("The token of an invitation link: the last part of its path."),
-                    challenge=_CHALLENGE),
+                    challenge=_CHALLENGE,
+                    accept_terms={"type": "boolean", "description": "Accepts the terms of service "
+                                  "at Password.TermsURL (required when they are set)."}),
         responses={201: ("The new account.", {"allOf": [ref("User"), {"properties": {
             "verification_email_sent": {"type": "boolean", "description": "Present when the "
                                         "address must be verified before logging in."}}}]})},
-        errors=(400, 403, 409))},
+        errors=(400, 403, 409, 422))},
     "/api/v1/auth/login": {"post": operation(
         "Log in with a username (or email) and password", tag="auth", operation_id="login",
         secured=False,
@@ -172,10 +183,19 @@ OPENAPI_PATHS: dict = {
                     "423 during a lockout (after Password.LockoutThreshold failures, counted per "
                     "account whether its username or email address was sent, wrong codes "
                     "included) answers every password, with Retry-After. With two-factor authentication on, the right password without "
-                    "`otp` answers 401 `otp_required`, a wrong code 401 `invalid_otp`.",
+                    "`otp` answers 401 `otp_required`, a wrong code 401 `invalid_otp`. Only the "
+                    "right password learns 403 `approval_pending` (a sign-up waiting for "
+                    "approval) or 403 `approval_rejected`, and 403 `terms_not_accepted` when the "
+                    "person has yet to accept the current terms of service: send the login "
+                    "again with `accept_terms: true`. With two-factor authentication on, "
+                    "`terms_not_accepted` comes once `otp` is sent, before the code is checked "
+                    "(so the same code can be sent again); the acceptance is recorded only "
+                    "with a right code.",
         request=obj(("password",), username=string("The username or the email address."),
                     email=string("Instead of username."), password=string(),
-                    otp=string("The authenticator app's current code, or a recovery code.")),
+                    otp=string("The authenticator app's current code, or a recovery code."),
+                    accept_terms={"type": "boolean", "description": "Accepts the current terms of "
+                                  "service (Password.TermsVersion at Password.TermsURL)."}),
         responses={200: ("A new token pair (a new session).", ref("TokenPair"))},
         errors=(401, 403, 423))},
     "/api/v1/auth/refresh": {"post": operation(

@@ -58,7 +58,8 @@ SCHEMAS: dict = {
     "User": {
         "type": "object",
         "required": ["id", "username", "email", "first_name", "last_name", "role", "locked",
-                     "email_verified", "created_at", "last_login_at", "groups", "provider"],
+                     "email_verified", "created_at", "last_login_at", "groups", "provider", "status",
+                     "terms_accepted_version", "terms_accepted_at"],
         "properties": {
             "id": {"type": "integer"},
             "username": {"type": "string"},
@@ -72,6 +73,13 @@ SCHEMAS: dict = {
             "last_login_at": {"type": ["string", "null"], "format": "date-time"},
             "groups": {"type": "array", "items": {"type": "string"}, "description": "Group names."},
             "provider": {"type": "string", "description": "The provider the person logs in with."},
+            "status": {"type": "string", "enum": ["active", "pending", "rejected"],
+                       "description": "Sign-up approval: pending waits for an approver "
+                                      "(Password.SignupApproval), rejected cannot log in."},
+            "terms_accepted_version": {"type": ["string", "null"], "description": "The "
+                                       "Password.TermsVersion the person last accepted."},
+            "terms_accepted_at": {"type": ["string", "null"], "format": "date-time",
+                                  "description": "When they accepted it."},
         },
     },
     "TokenPair": {

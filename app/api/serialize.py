@@ -22,4 +22,7 @@ def user_json(user: User, groups: list[str] | None = None) -> dict:
         "last_login_at": iso(user.last_login_at),
         "groups": groups_of(user) if groups is None else list(groups),
         "provider": user.provider,
+        "status": user.status,
+        "terms_accepted_version": user.terms_accepted_version,
+        "terms_accepted_at": iso(user.terms_accepted_at),
     }

@@ -8,7 +8,8 @@ from .. import accounts, groups, recovery, totp
 from ..errors import Conflict, ValidationFailed
 from ..links import LIFETIMES
 from ..models import ROLES, User, database
-from .auth import admin_required, current_api_user
+from ..signup import approval
+from .auth import admin_required, current_api_user, login_required
 from .jsonbody import fields, json_body
 from .openapi import obj, operation, path_parameter, query_parameter, ref, string
 from .serialize import user_json
@@ -45,11 +46,13 @@ def users_json(users: list[User]) -> list[dict]:
 
 
 @bp.get("/users")
-@admin_required
+@login_required
 def list_users():
+    approval.require_people_listing(current_api_user(), request.args.get("status"))
+    status = approval.status_filter(request.args.get("status"))
     page, per_page = paging()
     q = request.args.get("q", "")[:200]
-    rows, total = accounts.search_users(q, page, per_page)
+    rows, total = accounts.search_users(q, page, per_page, status=status)
     return jsonify(results=users_json(rows), total=total, page=page, per_page=per_page)
 
 
@@ -178,10 +181,15 @@ OPENAPI_PATHS: dict = {
     "/api/v1/users": {
         "get": operation(
             "List and search people", tag="users", operation_id="listUsers",
-            description="Administrators only. Ordered by username. `q` matches the beginning of "
+            description="Needs `people.read`. Ordered by username. `q` matches the beginning of "
                         "the username, the email address, the first or the last name; with "
-                        "several words, each must match.",
-            parameters=[query_parameter("q", "Search words."), *_PAGING],
+                        "several words, each must match. `status` keeps people in one sign-up "
+                        "approval state; an approver (`people.approve`) without `people.read` "
+                        "may list `status=pending` only.",
+            parameters=[query_parameter("q", "Search words."),
+                        query_parameter("status", "Only people in this sign-up approval state.",
+                                        {"type": "string", "enum": ["active", "pending", "rejected"]}),
+                        *_PAGING],
             responses={200: ("A page of people.", ref("UserPage"))}, errors=(403, 422)),
         "post": operation(
             "Create a person", tag="users", operation_id="createUser",

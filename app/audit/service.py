@@ -17,7 +17,8 @@ EVENTS = ("signup", "user_create", "login", "login_failed", "lockout", "logout",
           "password_reset", "role_change", "lock", "unlock", "user_update", "user_delete", "group_change",
           "api_key_create", "api_key_revoke", "totp_enable", "totp_disable", "totp_reset",
           "email_change", "notice_not_mailed", "email_marked_verified",
-          "document_upload", "document_share", "document_unshare", "document_delete")
+          "document_upload", "document_share", "document_unshare", "document_delete",
+          "signup_pending", "signup_approved", "signup_rejected", "terms_accept")
 CSV_COLUMNS = ("time", "event", "outcome", "actor", "target", "client", "details")
 # The query parameters of the audit log, in the API and on /admin/audit alike.
 FILTERS = ("person", "actor", "event", "since", "until")

@@ -63,7 +63,7 @@ def users_list(search, page, per_page):
         rows, total = search_users(search, page, per_page)
         click.echo(f"{'id':>6}  {'username':20} {'role':13} {'status':11} {'email':30} last login")
         for u in rows:
-            click.echo(f"{u.id:>6}  {u.username:20} {u.role:13} {u.status:11} {u.email or '':30} "
+            click.echo(f"{u.id:>6}  {u.username:20} {u.role:13} {u.account_state:11} {u.email or '':30} "
                        f"{iso(u.last_login_at) or '-'}")
         click.echo(f"{total} in all (page {page}).")
 
@@ -118,7 +118,7 @@ def users_show(username):
             ("email", (f"{user.email} ({'verified' if user.email_verified else 'not verified'})"
                        if user.email else "-")),
             ("role", user.role),
-            ("status", user.status),
+            ("status", user.account_state),
             ("provider", user.provider),
             ("password", "set" if user.password_hash else "not set"),
             ("two-factor", "on" if totp_enabled(user) else "off"),
@@ -552,3 +552,40 @@ def users_invite(file, links_out, batch_size):
     if bad:
         raise click.ClickException(f"{bad} bad row{'s' if bad != 1 else ''}; "
                                    "nobody of their batches was invited")
+
+
+# ---------------------------------------------------------------- sign-up approval
+
+@users.command("pending")
+@click.option("--page", default=1, type=click.IntRange(1))
+@click.option("--per-page", default=50, type=click.IntRange(1, 1000))
+@with_appcontext
+def users_pending(page, per_page):
+    """List sign-ups waiting for approval (Password.SignupApproval), by username."""
+    from ..accounts import search_users
+    from ..models import iso
+    from ..signup.approval import PENDING
+    with db_session():
+        rows, total = search_users("", page, per_page, status=PENDING)
+        click.echo(f"{'id':>6}  {'username':20} {'email':30} {'provider':10} signed up")
+        for u in rows:
+            click.echo(f"{u.id:>6}  {u.username:20} {u.email or '':30} {u.provider:10} {iso(u.created_at)}")
+        click.echo(f"{total} waiting for approval (page {page}).")
+
+
+@users.command("approve")
+@click.argument("username")
+@with_appcontext
+def users_approve(username):
+    """Approve a pending sign-up: the person can log in, and is mailed."""
+    from ..signup.approval import approve
+    _change(username, lambda user: approve(None, user), "{0.username} is approved and can log in now.")
+
+
+@users.command("reject")
+@click.argument("username")
+@with_appcontext
+def users_reject(username):
+    """Reject a pending sign-up: the person cannot log in, and is mailed."""
+    from ..signup.approval import reject
+    _change(username, lambda user: reject(None, user), "{0.username}'s sign-up is rejected.")

@@ -90,7 +90,8 @@ def init_app(app: Flask) -> None:
             check_form_request()
         check_session_age()
 
-    from . import account, admin, audit, auth, documents, invitations, settings
+    from . import account, admin, approvals, audit, auth, documents, invitations, settings
+    app.register_blueprint(approvals.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)

@@ -18,13 +18,15 @@ from .. import accounts, recovery, throttle
 from ..errors import AccountLocked, AuthenticationFailed, EmailNotVerified, Forbidden, ServiceError, ValidationFailed
 from ..links import InvalidLink
 from ..login import (SecondFactorRequired, WrongSecondFactor, client_address, complete_second_factor,
-                     log_in_with_password)
+                     complete_terms_acceptance, log_in_with_password)
 from ..models import User
 from ..plugins import active_providers, hook, password_providers
 from ..ratelimits import send_retry_after
 from ..signup import challenge
+from ..signup.approval import ApprovalPending, ApprovalRejected
+from ..signup.terms import TermsNotAccepted, current_terms
 from .forms import (EmailRequestForm, LoginForm, RegisterForm, SecondFactorForm, SetPasswordForm, SudoForm,
-                    add_error, show_service_error)
+                    TermsForm, add_error, show_service_error)
 from .session import end_session, grant_sudo, safe_next, start_page, start_session
 
 bp = Blueprint("auth", __name__)
@@ -35,6 +37,8 @@ SEE_OTHER = 303  # after a POST, the browser GETs the next page
 # and where to go next: never a login (Flask-Login's user id is not set until the code).
 PENDING_KEY = "second_factor"
 PENDING_SECONDS = 5 * 60
+# Likewise between the password (and code) and accepting new terms of service.
+TERMS_KEY = "terms_step"
 
 
 def _settings():
@@ -67,13 +71,13 @@ def _page(template: str, status: int = 200, **context):
     return make_response(render_template(template, **context), status)
 
 
-def _challenge_refused(template: str, form):
+def _challenge_refused(template: str, form, **context):
     """With Password.SignupChallenge, the form again (nothing done) with the message beside
     the widget when it did not carry a good solution; None when it did or none is needed."""
     try:
         challenge.check(request.form.get(challenge.FIELD))
     except ValidationFailed as e:
-        return _page(template, e.status, form=form, challenge_error=e.fields[challenge.FIELD])
+        return _page(template, e.status, form=form, challenge_error=e.fields[challenge.FIELD], **context)
     return None
 
 
@@ -110,6 +114,11 @@ def login():
         except SecondFactorRequired as e:
             _await_second_factor(e.user, safe_next(request.args.get("next")))
             return redirect(url_for("auth.second_factor"), SEE_OTHER)
+        except TermsNotAccepted as e:
+            return await_terms(e.user, safe_next(request.args.get("next")))
+        except (ApprovalPending, ApprovalRejected) as e:
+            # Only the right password gets here; no session is made.
+            return _waiting_page(e)
         except AuthenticationFailed as e:
             # One answer for an unknown name and a wrong password: no user enumeration.
             form.form_errors.append(e.message)
@@ -129,20 +138,33 @@ def login():
     return _login_page(form)
 
 
-def _await_second_factor(user: User, next_target: str) -> None:
-    """The password was right; remember whose it was for PENDING_SECONDS. The session is
-    cleared first: like a login, nothing of the anonymous session (or an earlier login)
-    is kept."""
+def _await_second_factor(user: User, next_target: str, step: str = PENDING_KEY) -> None:
+    """The password was right; remember whose it was for PENDING_SECONDS (for the second
+    factor, or with `step` TERMS_KEY for the terms). The session is cleared first: like a
+    login, nothing of the anonymous session (or an earlier login) is kept."""
     end_session()
-    session[PENDING_KEY] = {"user": user.id, "key": user.uniquifier, "epoch": user.session_epoch,
-                            "at": int(time.time()), "next": next_target}
+    session[step] = {"user": user.id, "key": user.uniquifier, "epoch": user.session_epoch,
+                     "at": int(time.time()), "next": next_target}
 
 
-def _pending_user() -> tuple[User | None, str | None]:
+def await_terms(user: User, next_target: str):
+    """The password (and second factor, or an outside provider) vouched for `user`, who has
+    yet to accept the current terms of service: no session yet, only the terms step."""
+    _await_second_factor(user, next_target, TERMS_KEY)
+    return redirect(url_for("auth.accept_terms"), SEE_OTHER)
+
+
+def _waiting_page(error: ServiceError):
+    """What the right password of a pending or rejected sign-up sees: no session."""
+    end_session()
+    return _page("auth/waiting.html", error.status, rejected=isinstance(error, ApprovalRejected))
+
+
+def _pending_user(step: str = PENDING_KEY) -> tuple[User | None, str | None]:
     """(the person whose password was right a moment ago, None), or (None, why not) when
     no such step is in progress, it expired, or their sessions were ended since (a password
     change, a lock)."""
-    pending = session.get(PENDING_KEY)
+    pending = session.get(step)
     if not isinstance(pending, dict):
         return None, "Log in first."
     if not 0 <= time.time() - pending.get("at", 0) <= PENDING_SECONDS:
@@ -184,8 +206,38 @@ def second_factor():
         session.pop(PENDING_KEY, None)
         flash("Log in again.", "info")
         return redirect(url_for("auth.login"), SEE_OTHER)
+    except TermsNotAccepted as e:
+        return await_terms(e.user, safe_next(session[PENDING_KEY].get("next")))
+    except (ApprovalPending, ApprovalRejected) as e:
+        return _waiting_page(e)
     next_target = safe_next(session[PENDING_KEY].get("next"))
     start_session(user)  # clears the pending step with the rest of the session
+    return redirect(next_target, SEE_OTHER)
+
+
+@bp.route("/login/terms", methods=["GET", "POST"])
+def accept_terms():
+    """The terms step of a login, after the password (and second factor): the session
+    starts only once the current terms of service are accepted."""
+    user, problem = _pending_user(TERMS_KEY)
+    terms = current_terms()
+    if user is None or terms is None:
+        session.pop(TERMS_KEY, None)
+        flash(problem or "Log in again.", "info")
+        return redirect(url_for("auth.login"), SEE_OTHER if request.method == "POST" else 302)
+    form = TermsForm()
+    if request.method == "GET":
+        return _page("auth/terms.html", form=form, terms=terms)
+    if not form.validate():
+        return _page("auth/terms.html", 400, form=form, terms=terms)
+    try:
+        user = complete_terms_acceptance(user.id)
+    except (AuthenticationFailed, ApprovalPending, ApprovalRejected):  # changed since the password
+        session.pop(TERMS_KEY, None)
+        flash("Log in again.", "info")
+        return redirect(url_for("auth.login"), SEE_OTHER)
+    next_target = safe_next(session[TERMS_KEY].get("next"))
+    start_session(user)  # clears the terms step with the rest of the session
     return redirect(next_target, SEE_OTHER)
 
 
@@ -209,21 +261,28 @@ def register():
     if not accounts.self_registration_open():
         return _page("auth/register_closed.html", 404)
     form = RegisterForm()
+    terms = current_terms()
     if request.method == "GET" or not form.validate():
-        return _page("auth/register.html", 400 if request.method == "POST" else 200, form=form)
-    if refused := _challenge_refused("auth/register.html", form):
+        return _page("auth/register.html", 400 if request.method == "POST" else 200, form=form, terms=terms)
+    if refused := _challenge_refused("auth/register.html", form, terms=terms):
         return refused
     try:
         user = accounts.register_user(form.username.data, form.email.data, form.password.data,
                                       first_name=form.first_name.data or "",
-                                      last_name=form.last_name.data or "")
+                                      last_name=form.last_name.data or "",
+                                      accept_terms=bool(form.accept_terms.data))
     except Forbidden as e:
         if e.code == "registration_closed":  # closed between showing the form and sending it
             return _page("auth/register_closed.html", 404)
         raise
     except ServiceError as e:
         show_service_error(form, e)
-        return _page("auth/register.html", e.status, form=form)
+        return _page("auth/register.html", e.status, form=form, terms=terms)
+    if user.status != "active":  # waits for approval (app/signup/approval.py): no session
+        sent = recovery.send_verification_email(user)[1] if recovery.verification_required(user) else None
+        if sent is None:
+            recovery.offer_verification(user)
+        return _page("auth/waiting.html", 201, just_signed_up=True, email=user.email, verification_sent=sent)
     if recovery.verification_required(user):
         _, sent = recovery.send_verification_email(user)
         return _page("auth/check_mail.html", 201, email=user.email, sent=sent)

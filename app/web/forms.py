@@ -35,6 +35,8 @@ class RegisterForm(FlaskForm):
     password = PasswordField("Password", validators=[_required("Choose a password."), Length(max=LONG)])
     password_confirm = PasswordField("Repeat the password", validators=[
         _required("Repeat the password."), EqualTo("password", message="The two passwords differ.")])
+    # Shown only when there are terms of service; the sign-up service checks it.
+    accept_terms = BooleanField("I accept the terms of service")
 
 
 class EmailRequestForm(FlaskForm):
@@ -104,3 +106,9 @@ class SecondFactorForm(FlaskForm):
 
 class ApiKeyForm(FlaskForm):
     name = StringField("Name", validators=[_required("Give the key a name."), Length(max=LONG)])
+
+
+class TermsForm(FlaskForm):
+    """The terms step of a login: the box must be ticked."""
+    accept_terms = BooleanField("I accept the terms of service",
+                                validators=[_required("Tick the box to accept the terms of service.")])

@@ -186,8 +186,12 @@ def login():
         raw = _value(request.headers.get(config.groups_header), limit=4096) or ""
         groups = [g.strip() for g in raw.split(",") if g.strip()]
     identity = Identity(provider=NAME, subject=username, username=username, email=email, groups=groups)
+    from keystead.signup.terms import TermsNotAccepted
     try:
         user = log_in_as_identity(identity)
+    except TermsNotAccepted as e:  # new terms of service: the terms step, then the session
+        from keystead.web.auth import await_terms
+        return await_terms(e.user, safe_next(request.args.get("next")))
     except ServiceError as e:
         if e.status >= 500:
             raise
