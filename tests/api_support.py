@@ -25,9 +25,10 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
     return body["error"]
 
 
-def login(client, username: str, password: str = STRONG_PASSWORD) -> dict:
-    """Log in through the API; returns the token pair."""
-    r = client.post(f"{API}/auth/login", json={"username": username, "password": password})
+def login(client, username: str, password: str = STRONG_PASSWORD, **extra) -> dict:
+    """Log in through the API (`extra`: more body fields, such as accept_terms=True); returns
+    the token pair."""
+    r = client.post(f"{API}/auth/login", json={"username": username, "password": password, **extra})
     assert r.status_code == 200, r.get_data(as_text=True)
     return r.get_json()
 

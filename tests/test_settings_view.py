@@ -236,7 +236,8 @@ def admin_h_for():
     def make(app):
         users_of(app).create("root", role="administrator")
         client = app.test_client()
-        return client, bearer(login(client, "root")["access_token"])
+        # The toml test sets terms of service: the first login accepts them.
+        return client, bearer(login(client, "root", accept_terms=True)["access_token"])
     return make
 
 
@@ -309,7 +310,7 @@ def test_the_toml_loads_into_a_new_server_with_the_same_settings(
     fresh = create_app(instance_path=str(fresh_folder))
     try:
         fresh_client = fresh.test_client()
-        fresh_headers = bearer(login(fresh_client, "root")["access_token"])
+        fresh_headers = bearer(login(fresh_client, "root", accept_terms=True)["access_token"])
         again = fresh_client.get(f"{API}/settings", headers=fresh_headers)
         assert again.status_code == 200
         before, after = _settings_of(body), _settings_of(again.get_json())
