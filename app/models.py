@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from peewee import (SQL, AutoField, BooleanField, CharField, DatabaseProxy, DateTimeField,
                     ForeignKeyField, IntegerField, Model, NodeList, SqliteDatabase, TextField)
 
+from .userfields.jsoncolumn import JSONObjectField
+
 database = DatabaseProxy()
 
 ROLES = ("viewer", "publisher", "administrator")
@@ -86,6 +88,10 @@ class User(BaseModel):
     uniquifier = CharField(max_length=64, unique=True, default=new_uniquifier)
     created_at = DateTimeField(default=utcnow)
     last_login_at = DateTimeField(null=True)
+    # Custom profile fields ({name: value}, app/userfields) and the free-form metadata
+    # programs keep (at most 16 KB): jsonb on PostgreSQL, JSON text on SQLite.
+    fields = JSONObjectField()
+    metadata = JSONObjectField()
 
     # Flask-Login: the session remembers "id:epoch:uniquifier". The uniquifier ties it to
     # this person alone; bumping session_epoch ends every copy of every session cookie of

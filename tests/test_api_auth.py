@@ -46,7 +46,8 @@ def test_register_returns_the_user_with_the_default_role(make_app):
     assert body["groups"] == [] and body["last_login_at"] is None
     assert body["created_at"].endswith("Z") and isinstance(body["id"], int)
     assert set(body) == {"id", "username", "email", "first_name", "last_name", "role", "locked",
-                         "email_verified", "created_at", "last_login_at", "groups", "provider"}
+                         "email_verified", "created_at", "last_login_at", "groups", "provider",
+                         "fields", "metadata"}
     assert not any("$2b$" in str(v) for v in body.values())  # no hash, ever
     assert "verification_email_sent" not in body  # no verification asked for
     # The account logs in.

@@ -35,7 +35,7 @@ def test_get_me_shows_the_account_with_its_groups(app, client, ada, token):
         "id": ada.id, "username": "ada", "email": "ada@example.com", "first_name": "Ada",
         "last_name": "Lovelace", "role": "viewer", "locked": False, "email_verified": True,
         "created_at": body["created_at"], "last_login_at": body["last_login_at"],
-        "groups": ["Alpha", "zeta"], "provider": "password",
+        "groups": ["Alpha", "zeta"], "provider": "password", "fields": {}, "metadata": {},
     }
     assert body["created_at"].endswith("Z") and body["last_login_at"].endswith("Z")
     assert "T" in body["created_at"]

@@ -11,6 +11,7 @@ from ..login import client_address, log_in_with_password
 from ..models import database
 from ..plugins import hook
 from ..tokens import issue_token_pair, refresh_token_pair, revoke_family
+from ..userfields.service import create_with_fields
 from .auth import current_api_user, current_token, login_required
 from .jsonbody import fields, json_body
 from .openapi import obj, operation, ref, string
@@ -38,10 +39,11 @@ def _token_field(data: dict, name: str) -> str:
 @bp.post("/auth/register")
 def register():
     data = fields(json_body(), required=("username", "email", "password"),
-                  optional=("first_name", "last_name"))
+                  optional=("first_name", "last_name"), objects=("fields", "metadata"))
     # Only these fields are read: role, locked, email_verified... in the body are ignored.
-    user = register_user(data["username"], data["email"], data["password"],
-                         data.get("first_name", ""), data.get("last_name", ""))
+    user = create_with_fields(lambda: register_user(data["username"], data["email"], data["password"],
+                                                    data.get("first_name", ""), data.get("last_name", "")),
+                              data.get("fields"), data.get("metadata"), signup=True)
     body = user_json(user, groups=[])
     if recovery.verification_required(user):
         # A failure to send is logged and said here; the account stays (a new link can be
@@ -130,11 +132,14 @@ OPENAPI_PATHS: dict = {
                     "mailed and `verification_email_sent` says whether the mail went out; an "
                     "address already in use then answers like a new sign-up (nothing is "
                     "stored and the address's owner is mailed a notice), so 409 names only a "
-                    "taken username. Without it, 409 names a taken username or address.",
+                    "taken username. Without it, 409 names a taken username or address. "
+                    "`fields` carries the custom profile fields asked at sign-up (the required "
+                    "ones must be sent; others answer 422 naming `fields.<name>`).",
         request=obj(("username", "email", "password"),
                     username=string("3–64 characters: letters, digits, _ and ., starting with a letter."),
                     email=string(format="email"), password=string(),
-                    first_name=string(), last_name=string()),
+                    first_name=string(), last_name=string(),
+                    fields=ref("UserFields"), metadata=ref("Metadata")),
         responses={201: ("The new account.", {"allOf": [ref("User"), {"properties": {
             "verification_email_sent": {"type": "boolean", "description": "Present when the "
                                         "address must be verified before logging in."}}}]})},

@@ -44,9 +44,12 @@ def json_body(required: bool = True) -> dict:
 
 
 def fields(data: dict, *, required: tuple[str, ...] = (), optional: tuple[str, ...] = (),
-           booleans: tuple[str, ...] = ()) -> dict:
-    """Pick the named string fields (and `booleans`) from `data`, refusing missing required
-    ones, wrong types, NUL characters and oversized strings with one 422 field map."""
+           booleans: tuple[str, ...] = (), objects: tuple[str, ...] = ()) -> dict:
+    """Pick the named string fields (and `booleans`, and JSON objects named in `objects`)
+    from `data`, refusing missing required ones, wrong types, NUL characters and oversized
+    strings with one 422 field map. An object's keys and string values, at any depth, are
+    held to the same text rules (no NUL, no lone surrogate); its size is its reader's
+    business (app/userfields)."""
     problems: dict[str, str] = {}
     out: dict = {}
     for name in required + optional:
@@ -72,9 +75,35 @@ def fields(data: dict, *, required: tuple[str, ...] = (), optional: tuple[str, .
                 problems[name] = "Must be true or false."
             else:
                 out[name] = data[name]
+    for name in objects:
+        if name in data and data[name] is not None:
+            if not isinstance(data[name], dict):
+                problems[name] = "Must be a JSON object."
+            elif problem := _object_text_problem(data[name], name):
+                problems[problem[0]] = problem[1]
+            else:
+                out[name] = data[name]
     if problems:
         raise ValidationFailed(problems)
     return out
+
+
+def _object_text_problem(value, path: str) -> tuple[str, str] | None:
+    """(where, what) for the first key or string inside `value` that no database or reply
+    can hold: a NUL character or a lone surrogate (PostgreSQL's jsonb refuses both)."""
+    stack = [(value, path)]
+    while stack:  # iterative: json_body already bounds the depth Python's parser accepts
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if "\x00" in key or not _encodable(key):
+                    return where, "Keys must be valid Unicode text without NUL characters."
+                stack.append((inner, f"{where}.{key}" if where.count(".") < 1 else where))
+        elif isinstance(item, list):
+            stack.extend((inner, where) for inner in item)
+        elif isinstance(item, str) and ("\x00" in item or not _encodable(item)):
+            return where, "Must be valid Unicode text without NUL characters."
+    return None
 
 
 def _encodable(value: str) -> bool:

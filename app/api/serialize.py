@@ -5,11 +5,21 @@ from __future__ import annotations
 
 from ..accounts import groups_of
 from ..models import User, iso
+from ..userfields.values import visible_fields
+
+
+def _caller(user: User) -> User:
+    """Who is looking: the request's caller, or the person themselves (a sign-up)."""
+    from .auth import current_api_user
+    return current_api_user() or user
 
 
 def user_json(user: User, groups: list[str] | None = None) -> dict:
-    """The OpenAPI `User` schema. `groups` (names) saves a query when the caller has them."""
-    return {
+    """The OpenAPI `User` schema. `groups` (names) saves a query when the caller has them.
+    `fields` holds the custom fields the caller may see; `metadata` is shown to the person
+    and to those who may read people (app/userfields/values.py)."""
+    caller = _caller(user)
+    body = {
         "id": user.id,
         "username": user.username,
         "email": user.email,
@@ -23,3 +33,12 @@ def user_json(user: User, groups: list[str] | None = None) -> dict:
         "groups": groups_of(user) if groups is None else list(groups),
         "provider": user.provider,
     }
+    body["fields"] = visible_fields(caller, user)
+    if caller.id == user.id or _reads_people(caller):
+        body["metadata"] = user.metadata or {}
+    return body
+
+
+def _reads_people(caller: User) -> bool:
+    from ..authorization import has_permission
+    return has_permission(caller, "people.read")
