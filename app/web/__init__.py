@@ -96,6 +96,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(documents.bp)
     app.register_blueprint(audit.bp)
+    from . import profile_fields
+    app.register_blueprint(profile_fields.bp)
 
     @app.context_processor
     def _template_globals():

@@ -24,6 +24,9 @@ from ..plugins import active_providers, hook, password_providers
 from ..ratelimits import send_retry_after
 from .forms import (EmailRequestForm, LoginForm, RegisterForm, SecondFactorForm, SetPasswordForm, SudoForm,
                     add_error, show_service_error)
+from ..userfields.service import create_with_fields
+from ..userfields.values import signup_fields
+from .profile_fields import aliases as field_aliases, submitted, with_fields
 from .session import end_session, grant_sudo, safe_next, start_page, start_session
 
 bp = Blueprint("auth", __name__)
@@ -187,19 +190,21 @@ def logout():
 def register():
     if not accounts.self_registration_open():
         return _page("auth/register_closed.html", 404)
-    form = RegisterForm()
+    asked = signup_fields()  # custom profile fields shown at sign-up
+    form = with_fields(RegisterForm, asked)()
     if request.method == "GET" or not form.validate():
         return _page("auth/register.html", 400 if request.method == "POST" else 200, form=form)
     try:
-        user = accounts.register_user(form.username.data, form.email.data, form.password.data,
-                                      first_name=form.first_name.data or "",
-                                      last_name=form.last_name.data or "")
+        user = create_with_fields(lambda: accounts.register_user(
+            form.username.data, form.email.data, form.password.data,
+            first_name=form.first_name.data or "", last_name=form.last_name.data or ""),
+            submitted(form, asked), signup=True)
     except Forbidden as e:
         if e.code == "registration_closed":  # closed between showing the form and sending it
             return _page("auth/register_closed.html", 404)
         raise
     except ServiceError as e:
-        show_service_error(form, e)
+        show_service_error(form, e, field_aliases(asked))
         return _page("auth/register.html", e.status, form=form)
     if recovery.verification_required(user):
         _, sent = recovery.send_verification_email(user)
