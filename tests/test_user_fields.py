@@ -17,6 +17,7 @@ from api_support import API, assert_error, bearer, in_db, login
 from conftest import POSTGRES_URL, STRONG_PASSWORD, post_form
 from keystead import hookimpl
 from keystead.config import ConfigError
+from live import browser, make_live_server, watch_policy_violations  # noqa: F401  (pytest fixtures)
 from pages import error_beside, field_errors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -485,3 +486,43 @@ def test_on_sqlite_the_columns_hold_json_text(app, client, ada, ada_h):
     raw = in_db(app, lambda: db.execute_sql(
         """SELECT fields, json_extract(fields, '$.team') FROM "user" WHERE username = 'ada'""").fetchone())
     assert json.loads(raw[0]) == {"team": "blue"} and raw[1] == "blue"
+
+
+# ---------------------------------------------------------------- in a browser
+
+@pytest.mark.browser
+def test_in_chromium_sign_up_asks_the_fields_checks_them_and_the_api_returns_them(  # noqa: F811
+        browser, make_live_server):
+    server = make_live_server({"Profile.Fields": FIELDS})
+    page = browser.new_context().new_page()
+    page.set_default_timeout(15000)
+    violations = watch_policy_violations(page)
+    page.goto(server("/register"))
+    assert page.get_by_label("Team").is_visible() and page.get_by_label("Web site (optional)").is_visible()
+    assert page.get_by_label("Badge number").count() == 0
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Password", exact=True).fill(STRONG_PASSWORD)
+    page.get_by_label("Repeat the password").fill(STRONG_PASSWORD)
+    page.get_by_label("Web site (optional)").fill("ftp://ada.example")
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.get_by_role("button", name="Sign up").click()
+    assert answer.value.status == 422
+    assert page.locator("#field_team-error").inner_text() == "This field is required."
+    assert "http://" in page.locator("#field_website-error").inner_text()
+    assert page.get_by_label("Web site (optional)").get_attribute("aria-invalid") == "true"
+
+    page.get_by_label("Team").select_option("blue")
+    page.get_by_label("Web site (optional)").fill("https://ada.example/")
+    page.get_by_label("Password", exact=True).fill(STRONG_PASSWORD)
+    page.get_by_label("Repeat the password").fill(STRONG_PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+    page.wait_for_url(server("/profile"))
+    assert page.locator("#profile-fields").get_by_text("https://ada.example/").is_visible()
+
+    tokens = page.request.post(server("/api/v1/auth/login"),
+                               data={"username": "ada", "password": STRONG_PASSWORD}).json()
+    me = page.request.get(server("/api/v1/users/me"),
+                          headers={"Authorization": f"Bearer {tokens['access_token']}"}).json()
+    assert me["fields"]["team"] == "blue" and me["fields"]["website"] == "https://ada.example/"
+    assert violations == []
