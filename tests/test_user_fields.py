@@ -385,11 +385,15 @@ def test_the_admin_person_page_shows_every_field_and_the_metadata_and_edits_fiel
 
 
 def test_a_viewer_cannot_use_the_administrators_fields_form(app, client, ada, users, auth):
-    users.create("bob")
+    bob = users.create("bob")[0]
     auth.login("bob")
     r = post_form(client, f"/admin/people/{ada.id}/fields", {"field_badge": "007"}, page="/profile")
     assert r.status_code == 403
     assert stored_fields(app, "ada") == {}
+    # Not even their own page's form: the administrators' form needs people.manage.
+    assert client.get(f"/admin/people/{bob.id}/fields").status_code == 403
+    r = post_form(client, f"/admin/people/{bob.id}/fields", {"field_nickname": "B"}, page="/profile")
+    assert r.status_code == 403 and stored_fields(app, "bob") == {}
 
 
 # ---------------------------------------------------------------- CSV
@@ -427,6 +431,8 @@ def test_export_then_import_round_trips_the_fields(app, runner, tmp_path, client
     assert {u: stored_fields(app, u) for u in ("ann", "bob")} == before
     from keystead.models import User
     assert in_db(app, lambda: User.get(username="bob").first_name) == "-1"
+    shown = runner.invoke(args=["users", "show", "ann"]).output
+    assert "field:team:" in shown and "red" in shown and "field:birthday:" in shown
     listing = runner.invoke(args=["users", "export"]).output
     assert listing.splitlines()[0].endswith("field:newsletter,field:birthday")
 

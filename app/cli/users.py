@@ -131,6 +131,9 @@ def users_show(username):
             ("failed logins", f"{throttle.failures if throttle else 0} since the last success or lockout"),
             ("API keys", len(keys)),
         ]
+        from ..userfields.values import as_text, visible_fields
+        facts += [(f"field:{name}", as_text(value) or "-")
+                  for name, value in visible_fields(None, user).items()]  # custom profile fields
         for label, value in facts:
             click.echo(f"{label + ':':15} {value}")
         for k in keys:
