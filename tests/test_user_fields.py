@@ -59,9 +59,9 @@ def stored_fields(app, username: str) -> dict:
     return in_db(app, lambda: User.get(User.username == username).fields)
 
 
-def register(client, **extra):
+def register(client, headers=None, **extra):
     body = {"username": "grace", "email": "grace@example.com", "password": STRONG_PASSWORD, **extra}
-    return client.post(f"{API}/auth/register", json=body)
+    return client.post(f"{API}/auth/register", json=body, headers=headers or {})
 
 
 # ---------------------------------------------------------------- declaration
@@ -266,7 +266,8 @@ def test_others_see_only_fields_visible_to_everyone(app, users):
 
 def test_sign_up_through_the_api_stores_the_fields_asked_there(app, client, users):
     users.create("first")
-    r = register(client, fields={"team": "blue", "website": "https://grace.example"})
+    # A stale token sent along changes nothing: sign-up reads no credentials.
+    r = register(client, headers=bearer("stale"), fields={"team": "blue", "website": "https://grace.example"})
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["fields"]["team"] == "blue" and "badge" not in r.get_json()["fields"]
     assert stored_fields(app, "grace") == {"team": "blue", "website": "https://grace.example"}
