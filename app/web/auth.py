@@ -22,10 +22,10 @@ from ..login import (SecondFactorRequired, WrongSecondFactor, client_address, co
 from ..models import User
 from ..plugins import active_providers, hook, password_providers
 from ..ratelimits import send_retry_after
-from .forms import (EmailRequestForm, LoginForm, RegisterForm, SecondFactorForm, SetPasswordForm, SudoForm,
-                    add_error, show_service_error)
 from ..userfields.service import create_with_fields
 from ..userfields.values import signup_fields
+from .forms import (EmailRequestForm, LoginForm, RegisterForm, SecondFactorForm, SetPasswordForm, SudoForm,
+                    add_error, show_service_error)
 from .profile_fields import aliases as field_aliases, submitted, with_fields
 from .session import end_session, grant_sudo, safe_next, start_page, start_session
 
