@@ -220,14 +220,14 @@ OPENAPI_PATHS: dict = {
                         "person's unused links end; the old address is told) unless "
                         "`email_verified: true` is sent with it, which marks the address "
                         "verified. Changing one's own address needs `current_password`, as on "
-                        "/users/me. `fields` changes custom profile fields (those sent; null clears "
+                        "/users/me (a wrong one counts toward one's lockout, 423). `fields` changes custom profile fields (those sent; null clears "
                         "one); `metadata` replaces the metadata object (at most 16 KB).",
             request=obj((), role=_ROLE, first_name=string(), last_name=string(),
                         email=string(format="email"), locked={"type": "boolean"},
                         email_verified={"type": "boolean", "const": True},
                         current_password=string("Needed to change one's own address."),
                         fields=ref("UserFields"), metadata=ref("Metadata")),
-            responses={200: ("The changed person.", ref("User"))}, errors=(403, 404, 409)),
+            responses={200: ("The changed person.", ref("User"))}, errors=(403, 404, 409, 423)),
         "delete": operation(
             "Delete a person", tag="users", operation_id="deleteUser",
             description="Administrators only. Their memberships, tokens and links go with them, "
