@@ -220,8 +220,9 @@ OPENAPI_PATHS: dict = {
                         "person's unused links end; the old address is told) unless "
                         "`email_verified: true` is sent with it, which marks the address "
                         "verified. Changing one's own address needs `current_password`, as on "
-                        "/users/me (a wrong one counts toward one's lockout, 423). `fields` changes custom profile fields (those sent; null clears "
-                        "one); `metadata` replaces the metadata object (at most 16 KB).",
+                        "/users/me (a wrong one counts toward one's lockout, 423). `fields` "
+                        "changes custom profile fields (those sent; null clears one); `metadata` "
+                        "replaces the metadata object (at most 16 KB).",
             request=obj((), role=_ROLE, first_name=string(), last_name=string(),
                         email=string(format="email"), locked={"type": "boolean"},
                         email_verified={"type": "boolean", "const": True},
