@@ -49,6 +49,20 @@ def keystead_blueprints(settings):
     answer 404 when it is not."""
 
 
+@hookspec
+def keystead_user_fields():
+    """Declare custom profile fields, beside the administrator's ``[[Profile.Fields]]``.
+
+    Called once at start-up, within the app context, after the plugins are loaded. Return a
+    list of declarations, each a dict with the keys of a ``[[Profile.Fields]]`` table
+    (``name``, ``label``, ``type``, ``required``, ``options``, ``editable_by``,
+    ``visible_to``, ``at_signup``, ``max_length``), or None for none. Every plugin's lists
+    are collected and joined after the configured fields, in plugin registration order; a
+    bad declaration, or a name already declared (by the configuration or another plugin),
+    refuses start-up with one line naming the plugin and the field.
+    """
+
+
 # ---------------------------------------------------------------- login
 
 @hookspec(firstresult=True)

@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from peewee import (SQL, AutoField, BooleanField, CharField, DatabaseProxy, DateTimeField,
                     ForeignKeyField, IntegerField, Model, NodeList, SqliteDatabase, TextField)
 
+from .userfields.jsoncolumn import JSONObjectField
+
 database = DatabaseProxy()
 
 ROLES = ("viewer", "publisher", "administrator")
@@ -92,6 +94,10 @@ class User(BaseModel):
     # The Password.TermsVersion this person last accepted, and when (app/signup/terms.py).
     terms_accepted_version = CharField(max_length=200, null=True)
     terms_accepted_at = DateTimeField(null=True)
+    # Custom profile fields ({name: value}, app/userfields) and the free-form metadata
+    # programs keep (at most 16 KB): jsonb on PostgreSQL, JSON text on SQLite.
+    fields = JSONObjectField()
+    metadata = JSONObjectField()
 
     # Flask-Login: the session remembers "id:epoch:uniquifier". The uniquifier ties it to
     # this person alone; bumping session_epoch ends every copy of every session cookie of

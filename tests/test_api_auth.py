@@ -47,7 +47,8 @@ def test_register_returns_the_user_with_the_default_role(make_app):
     assert body["created_at"].endswith("Z") and isinstance(body["id"], int)
     assert set(body) == {"id", "username", "email", "first_name", "last_name", "role", "locked",
                          "email_verified", "created_at", "last_login_at", "groups", "provider", "status",
-                         "terms_accepted_version", "terms_accepted_at"}
+                         "terms_accepted_version", "terms_accepted_at",
+                         "fields", "metadata"}
     assert not any("$2b$" in str(v) for v in body.values())  # no hash, ever
     assert "verification_email_sent" not in body  # no verification asked for
     # The account logs in.

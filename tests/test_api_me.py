@@ -37,6 +37,7 @@ def test_get_me_shows_the_account_with_its_groups(app, client, ada, token):
         "created_at": body["created_at"], "last_login_at": body["last_login_at"],
         "groups": ["Alpha", "zeta"], "provider": "password", "status": "active",
         "terms_accepted_version": None, "terms_accepted_at": None,
+        "fields": {}, "metadata": {},
     }
     assert body["created_at"].endswith("Z") and body["last_login_at"].endswith("Z")
     assert "T" in body["created_at"]

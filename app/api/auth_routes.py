@@ -12,6 +12,7 @@ from ..models import database
 from ..plugins import hook
 from ..signup import challenge, invitations
 from ..tokens import issue_token_pair, refresh_token_pair, revoke_family
+from ..userfields.service import create_with_fields
 from .auth import current_api_user, current_token, login_required
 from .jsonbody import fields, json_body
 from .openapi import obj, operation, ref, string
@@ -43,7 +44,7 @@ def register():
     invited = body.get("invitation") is not None
     data = fields(body, required=("username", "password") + (() if invited else ("email",)),
                   optional=("first_name", "last_name", "invitation", challenge.FIELD) + (("email",) if invited else ()),
-                  booleans=("accept_terms",))
+                  booleans=("accept_terms",), objects=("fields", "metadata"))
     if invited:
         user = invitations.accept_invitation(data["invitation"], data["username"], data["password"],
                                              email=data.get("email"), first_name=data.get("first_name", ""),
@@ -51,9 +52,10 @@ def register():
         return jsonify(user_json(user)), 201
     challenge.check(data.get(challenge.FIELD))  # Password.SignupChallenge; an invitation is proof enough
     # Only these fields are read: role, locked, email_verified... in the body are ignored.
-    user = register_user(data["username"], data["email"], data["password"],
-                         data.get("first_name", ""), data.get("last_name", ""),
-                         accept_terms=data.get("accept_terms", False))
+    user = create_with_fields(lambda: register_user(data["username"], data["email"], data["password"],
+                                                    data.get("first_name", ""), data.get("last_name", ""),
+                                                    accept_terms=data.get("accept_terms", False)),
+                              data.get("fields"), data.get("metadata"), signup=True)
     body = user_json(user, groups=[])
     if recovery.verification_required(user):
         # A failure to send is logged and said here; the account stays (a new link can be
@@ -161,7 +163,9 @@ OPENAPI_PATHS: dict = {
                     "cannot log in until an approver approves it. With "
                     "Password.AllowedEmailDomains an address at another domain answers 422 on "
                     "`email`; with terms of service (Password.TermsURL and TermsVersion) "
-                    "`accept_terms` must be true, else 422 on `accept_terms`.",
+                    "`accept_terms` must be true, else 422 on `accept_terms`. "
+                    "`fields` carries the custom profile fields asked at sign-up (the required "
+                    "ones must be sent; others answer 422 naming `fields.<name>`).",
         request=obj(("username", "password"),
                     username=string("3–64 characters: letters, digits, _ and ., starting with a letter."),
                     email=string("Required unless `invitation` is sent.", format="email"), password=string(),
@@ -169,7 +173,8 @@ OPENAPI_PATHS: dict = {
                     invitation=string("The token of an invitation link: the last part of its path."),
                     challenge=_CHALLENGE,
                     accept_terms={"type": "boolean", "description": "Accepts the terms of service "
-                                  "at Password.TermsURL (required when they are set)."}),
+                                  "at Password.TermsURL (required when they are set)."},
+                    fields=ref("UserFields"), metadata=ref("Metadata")),
         responses={201: ("The new account.", {"allOf": [ref("User"), {"properties": {
             "verification_email_sent": {"type": "boolean", "description": "Present when the "
                                         "address must be verified before logging in."}}}]})},

@@ -45,10 +45,13 @@ def json_body(required: bool = True) -> dict:
 
 
 def fields(data: dict, *, required: tuple[str, ...] = (), optional: tuple[str, ...] = (),
-           booleans: tuple[str, ...] = (), string_lists: tuple[str, ...] = ()) -> dict:
-    """Pick the named string fields (and `booleans`, and `string_lists`: lists of strings)
-    from `data`, refusing missing required ones, wrong types, NUL characters and oversized
-    strings with one 422 field map."""
+           booleans: tuple[str, ...] = (), string_lists: tuple[str, ...] = (),
+           objects: tuple[str, ...] = ()) -> dict:
+    """Pick the named string fields (and `booleans`, `string_lists`: lists of strings, and
+    JSON objects named in `objects`) from `data`, refusing missing required ones, wrong
+    types, NUL characters and oversized strings with one 422 field map. An object's keys
+    and string values, at any depth, are held to the same text rules (no NUL, no lone
+    surrogate); its size is its reader's business (app/userfields)."""
     problems: dict[str, str] = {}
     out: dict = {}
     for name in required + optional:
@@ -84,6 +87,14 @@ def fields(data: dict, *, required: tuple[str, ...] = (), optional: tuple[str, .
             problems[name] = f"Each item: {problem[0].lower()}{problem[1:]}"
         else:
             out[name] = value
+    for name in objects:
+        if name in data and data[name] is not None:
+            if not isinstance(data[name], dict):
+                problems[name] = "Must be a JSON object."
+            elif problem := _object_text_problem(data[name], name):
+                problems[problem[0]] = problem[1]
+            else:
+                out[name] = data[name]
     if problems:
         raise ValidationFailed(problems)
     return out
@@ -98,6 +109,23 @@ def _string_problem(value) -> str | None:
         return f"Must be at most {MAX_STRING} characters."
     if not _encodable(value):
         return "Must be valid Unicode text."
+
+
+def _object_text_problem(value, path: str) -> tuple[str, str] | None:
+    """(where, what) for the first key or string inside `value` that no database or reply
+    can hold: a NUL character or a lone surrogate (PostgreSQL's jsonb refuses both)."""
+    stack = [(value, path)]
+    while stack:  # iterative: json_body already bounds the depth Python's parser accepts
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if "\x00" in key or not _encodable(key):
+                    return where, "Keys must be valid Unicode text without NUL characters."
+                stack.append((inner, f"{where}.{key}" if where.count(".") < 1 else where))
+        elif isinstance(item, list):
+            stack.extend((inner, where) for inner in item)
+        elif isinstance(item, str) and ("\x00" in item or not _encodable(item)):
+            return where, "Must be valid Unicode text without NUL characters."
     return None
 
 

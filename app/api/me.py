@@ -5,6 +5,7 @@ from flask import Blueprint, jsonify
 
 from .. import recovery
 from ..accounts import change_password, delete_own_account, update_own_info
+from ..userfields.service import check_profile, update_profile
 from .auth import current_api_user, current_token, login_required, not_with_api_key, refuse_api_key
 from .jsonbody import fields, json_body
 from .openapi import obj, operation, ref, string
@@ -23,10 +24,15 @@ def me():
 @login_required
 def update_me():
     user = current_api_user()
-    data = fields(json_body(), optional=("email", "first_name", "last_name", "current_password"))
+    data = fields(json_body(), optional=("email", "first_name", "last_name", "current_password"),
+                  objects=("fields", "metadata"))
+    profile = {k: data.pop(k) for k in ("fields", "metadata") if k in data}
     if "email" in data:
         refuse_api_key("change the email address")
-    updated = update_own_info(user, **data)
+    check_profile(user, user, **profile)  # refused before the password is checked or anything changes
+    updated = update_own_info(user, **data) if data or not profile else user
+    if profile:
+        updated = update_profile(user, updated, **profile)
     body = user_json(updated)
     if updated.email_key != user.email_key:
         _, body["verification_email_sent"] = recovery.send_verification_email(updated)
@@ -70,9 +76,14 @@ OPENAPI_PATHS: dict = {
                         "403 `password_required` and changes its address in the browser. The "
                         "new address is unverified until its owner follows the link mailed to "
                         "it (`verification_email_sent` says whether it went out); the old "
-                        "address is told, and links sent to it stop working.",
+                        "address is told, and links sent to it stop working. `fields` changes the "
+                        "custom profile fields sent (null clears one): only those editable by "
+                        "the person (422 naming `fields.<name>` otherwise; a required one cannot "
+                        "be cleared); `metadata` replaces the metadata object (a JSON object of "
+                        "at most 16 KB, 422 naming `metadata` otherwise).",
             request=obj((), email=string(format="email"), first_name=string(), last_name=string(),
-                        current_password=string("Needed to change `email`.")),
+                        current_password=string("Needed to change `email`."),
+                        fields=ref("UserFields"), metadata=ref("Metadata")),
             responses={200: ("The changed account.", {"allOf": [ref("User"), {"properties": {
                 "verification_email_sent": {"type": "boolean"}}}]})},
             errors=(403, 409, 423)),

@@ -59,7 +59,7 @@ SCHEMAS: dict = {
         "type": "object",
         "required": ["id", "username", "email", "first_name", "last_name", "role", "locked",
                      "email_verified", "created_at", "last_login_at", "groups", "provider", "status",
-                     "terms_accepted_version", "terms_accepted_at"],
+                     "terms_accepted_version", "terms_accepted_at", "fields"],
         "properties": {
             "id": {"type": "integer"},
             "username": {"type": "string"},
@@ -80,6 +80,8 @@ SCHEMAS: dict = {
                                        "Password.TermsVersion the person last accepted."},
             "terms_accepted_at": {"type": ["string", "null"], "format": "date-time",
                                   "description": "When they accepted it."},
+            "fields": {"$ref": "#/components/schemas/UserFields"},
+            "metadata": {"$ref": "#/components/schemas/Metadata"},
         },
     },
     "TokenPair": {
@@ -237,9 +239,12 @@ def _with_added_errors(method: str, path: str, op: dict) -> dict:
 
 def build_document(public_url: str) -> dict:
     """The whole OpenAPI 3.1 document: every module's paths and schemas, merged."""
+    from ..userfields.declarations import declared_fields
+    from ..userfields.schema import METADATA_SCHEMA, fields_schema
     from . import ROUTE_MODULES
     paths: dict = {}
-    schemas = dict(SCHEMAS)
+    # The custom fields come from this app's declaration (configuration and plugins).
+    schemas = {**SCHEMAS, "UserFields": fields_schema(declared_fields()), "Metadata": METADATA_SCHEMA}
     for module in ROUTE_MODULES:
         for path, item in getattr(module, "OPENAPI_PATHS", {}).items():
             if not path.startswith(API_PREFIX + "/"):

@@ -3,13 +3,25 @@
 the session epoch or anything else internal."""
 from __future__ import annotations
 
+from flask import g
+
 from ..accounts import groups_of
 from ..models import User, iso
+from ..userfields.values import visible_fields
+
+
+def _caller(user: User) -> User:
+    """Who is looking: the request's authenticated caller, or the person themselves (a
+    sign-up, which reads no credentials: a stale token sent with it must not matter)."""
+    return g.get("api_user") or user
 
 
 def user_json(user: User, groups: list[str] | None = None) -> dict:
-    """The OpenAPI `User` schema. `groups` (names) saves a query when the caller has them."""
-    return {
+    """The OpenAPI `User` schema. `groups` (names) saves a query when the caller has them.
+    `fields` holds the custom fields the caller may see; `metadata` is shown to the person
+    and to those who may read people (app/userfields/values.py)."""
+    caller = _caller(user)
+    body = {
         "id": user.id,
         "username": user.username,
         "email": user.email,
@@ -26,3 +38,12 @@ def user_json(user: User, groups: list[str] | None = None) -> dict:
         "terms_accepted_version": user.terms_accepted_version,
         "terms_accepted_at": iso(user.terms_accepted_at),
     }
+    body["fields"] = visible_fields(caller, user)
+    if caller.id == user.id or _reads_people(caller):
+        body["metadata"] = user.metadata or {}
+    return body
+
+
+def _reads_people(caller: User) -> bool:
+    from ..authorization import has_permission
+    return has_permission(caller, "people.read")

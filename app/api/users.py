@@ -9,6 +9,7 @@ from ..errors import Conflict, ValidationFailed
 from ..links import LIFETIMES
 from ..models import ROLES, User, database
 from ..signup import approval
+from ..userfields.service import check_profile, create_with_fields, update_profile
 from .auth import admin_required, current_api_user, login_required
 from .jsonbody import fields, json_body
 from .openapi import obj, operation, path_parameter, query_parameter, ref, string
@@ -61,11 +62,13 @@ def list_users():
 def create_user():
     data = json_body()
     values = fields(data, required=("username",),
-                    optional=("email", "password", "first_name", "last_name", "role"))
-    user, url, sent = recovery.create_person(
+                    optional=("email", "password", "first_name", "last_name", "role"),
+                    objects=("fields", "metadata"))
+    user, url, sent = create_with_fields(lambda: recovery.create_person(
         values["username"], values.get("email"), values.get("password"),
         first_name=values.get("first_name", ""), last_name=values.get("last_name", ""),
-        role=values.get("role", "viewer"), actor=current_api_user())
+        role=values.get("role", "viewer"), actor=current_api_user()),
+        values.get("fields"), values.get("metadata"), signup=False, actor=current_api_user())
     body = user_json(user, [])
     if url:
         body["confirmation_url"] = url
@@ -85,7 +88,9 @@ def update_user(id):
     actor = current_api_user()
     target = accounts.get_user(id)
     values = fields(json_body(), optional=("role", "first_name", "last_name", "email", "current_password"),
-                    booleans=("locked", "email_verified"))
+                    booleans=("locked", "email_verified"), objects=("fields", "metadata"))
+    profile = {k: values[k] for k in ("fields", "metadata") if k in values}
+    check_profile(actor, target, **profile)
     if "role" in values and values["role"] not in ROLES:
         raise ValidationFailed({"role": f"Choose one of {', '.join(ROLES)}."})
     if values.get("email_verified") is False:
@@ -105,6 +110,8 @@ def update_user(id):
             target = accounts.set_role(target, values["role"], actor=actor)
         if "locked" in values:
             target = accounts.set_locked(target, values["locked"], actor=actor)
+        if profile:
+            target = update_profile(actor, target, **profile)
     return jsonify(user_json(target))
 
 
@@ -196,10 +203,12 @@ OPENAPI_PATHS: dict = {
             description="Administrators only. Without `password` the person gets a confirmation "
                         "link (valid 7 days, single use) to set one: it is returned as "
                         "`confirmation_url`, and mailed when Email is configured "
-                        "(`confirmation_sent`). 409 `taken` when the username or email is in use.",
+                        "(`confirmation_sent`). 409 `taken` when the username or email is in use. "
+                        "`fields` sets custom profile fields (422 naming `fields.<name>` for an "
+                        "unknown one or a bad value); `metadata` is a JSON object of at most 16 KB.",
             request=obj(("username",), username=string(), email=string(format="email"),
                         password=string("Optional."), first_name=string(), last_name=string(),
-                        role=_ROLE),
+                        role=_ROLE, fields=ref("UserFields"), metadata=ref("Metadata")),
             responses={201: ("The new person.", {"allOf": [ref("User"), {"properties": {
                 "confirmation_url": string("Only when created without a password.", format="uri"),
                 "confirmation_sent": {"type": "boolean"}}}]})},
@@ -219,12 +228,15 @@ OPENAPI_PATHS: dict = {
                         "person's unused links end; the old address is told) unless "
                         "`email_verified: true` is sent with it, which marks the address "
                         "verified. Changing one's own address needs `current_password`, as on "
-                        "/users/me.",
+                        "/users/me (a wrong one counts toward one's lockout, 423). `fields` "
+                        "changes custom profile fields (those sent; null clears one); `metadata` "
+                        "replaces the metadata object (at most 16 KB).",
             request=obj((), role=_ROLE, first_name=string(), last_name=string(),
                         email=string(format="email"), locked={"type": "boolean"},
                         email_verified={"type": "boolean", "const": True},
-                        current_password=string("Needed to change one's own address.")),
-            responses={200: ("The changed person.", ref("User"))}, errors=(403, 404, 409)),
+                        current_password=string("Needed to change one's own address."),
+                        fields=ref("UserFields"), metadata=ref("Metadata")),
+            responses={200: ("The changed person.", ref("User"))}, errors=(403, 404, 409, 423)),
         "delete": operation(
             "Delete a person", tag="users", operation_id="deleteUser",
             description="Administrators only. Their memberships, tokens and links go with them, "

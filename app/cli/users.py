@@ -130,6 +130,9 @@ def users_show(username):
             ("failed logins", f"{throttle.failures if throttle else 0} since the last success or lockout"),
             ("API keys", len(keys)),
         ]
+        from ..userfields.values import as_text, visible_fields
+        facts += [(f"field:{name}", as_text(value) or "-")
+                  for name, value in visible_fields(None, user).items()]  # custom profile fields
         for label, value in facts:
             click.echo(f"{label + ':':15} {value}")
         for k in keys:
@@ -337,14 +340,16 @@ class _BadBatch(Exception):
 def read_import_rows(text: str) -> list[tuple[int, dict]]:
     """(line number, row) for each data row of a CSV with a header line naming columns
     among IMPORT_COLUMNS (username required). ClickException for an unusable header."""
+    from ..userfields.csvcolumns import field_columns
+    columns = (*IMPORT_COLUMNS, *field_columns())  # field:<name> for each custom field
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip() for h in (reader.fieldnames or [])]
     if not header:
         raise click.ClickException("the file is empty: the first line must name the columns "
-                                   f"({','.join(IMPORT_COLUMNS)})")
-    unknown = [h for h in header if h not in IMPORT_COLUMNS]
+                                   f"({','.join(columns)})")
+    unknown = [h for h in header if h not in columns]
     if unknown or "username" not in header or len(set(header)) != len(header):
-        raise click.ClickException(f"line 1: the columns must be among {','.join(IMPORT_COLUMNS)} "
+        raise click.ClickException(f"line 1: the columns must be among {','.join(columns)} "
                                    f"(username required, each once); found {','.join(header)}")
     reader.fieldnames = header
     # The line a row ends on (a quoted field may span lines); blank lines are skipped.
@@ -356,6 +361,8 @@ def import_batch(batch: list[tuple[int, dict]]) -> list[tuple[int, str]]:
     each bad row, by line number (an empty list when all were created)."""
     from ..accounts import create_user
     from ..models import database
+    from ..userfields.csvcolumns import column_of, row_fields, unquote_cell
+    from ..userfields.service import create_with_fields
     problems: list[tuple[int, str]] = []
     try:
         with database.atomic():
@@ -363,16 +370,19 @@ def import_batch(batch: list[tuple[int, dict]]) -> list[tuple[int, str]]:
                 if None in row:  # more fields than columns
                     problems.append((line, "more fields than the header has columns"))
                     continue
-                values = {k: (v or "").strip() for k, v in row.items() if k != "password"}
+                # (A cell an export quoted against spreadsheet formulas is read back as it was.)
+                values = {k: unquote_cell((v or "").strip()) for k, v in row.items() if k != "password"}
                 password = row.get("password") or None
                 try:
                     with database.atomic():  # a savepoint: a refused row leaves nothing behind
-                        create_user(values.get("username", ""), values.get("email") or None, password,
-                                    first_name=values.get("first_name", ""),
-                                    last_name=values.get("last_name", ""),
-                                    role=values.get("role") or "viewer", email_verified=True)
+                        create_with_fields(lambda: create_user(
+                            values.get("username", ""), values.get("email") or None, password,
+                            first_name=values.get("first_name", ""), last_name=values.get("last_name", ""),
+                            role=values.get("role") or "viewer", email_verified=True),
+                            row_fields(row), signup=False)
                 except ServiceError as e:
-                    detail = "; ".join(f"{k}: {v}" for k, v in e.fields.items()) if e.fields else e.message
+                    detail = ("; ".join(f"{column_of(k)}: {v}" for k, v in e.fields.items())
+                              if e.fields else e.message)
                     problems.append((line, detail))
             if problems:
                 raise _BadBatch()
@@ -388,7 +398,8 @@ def import_batch(batch: list[tuple[int, dict]]) -> list[tuple[int, str]]:
 @with_appcontext
 def users_import(file, batch_size):
     """Create people from a CSV file with a header line naming its columns: username, and
-    any of email, first_name, last_name, role, password (people without a password get
+    any of email, first_name, last_name, role, password and field:<name> for a custom
+    profile field (the columns `keystead users export` writes; people without a password get
     confirmation links from `keystead users reset-link` or their page). Each batch is one
     transaction: a bad row is reported with its line number and nothing of its batch is
     created. Exits 1 when any row was bad."""
@@ -589,3 +600,8 @@ def users_reject(username):
     """Reject a pending sign-up: the person cannot log in, and is mailed."""
     from ..signup.approval import reject
     _change(username, lambda user: reject(None, user), "{0.username}'s sign-up is rejected.")
+
+
+from .users_export import users_export  # noqa: E402  (its own module: the CSV export)
+
+users.add_command(users_export)

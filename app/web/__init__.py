@@ -99,6 +99,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(audit.bp)
     app.register_blueprint(settings.bp)
     app.register_blueprint(invitations.bp)
+    from . import profile_fields
+    app.register_blueprint(profile_fields.bp)
 
     @app.context_processor
     def _template_globals():

@@ -25,8 +25,11 @@ from ..ratelimits import send_retry_after
 from ..signup import challenge
 from ..signup.approval import ApprovalPending, ApprovalRejected
 from ..signup.terms import TermsNotAccepted, current_terms
+from ..userfields.service import create_with_fields
+from ..userfields.values import signup_fields
 from .forms import (EmailRequestForm, LoginForm, RegisterForm, SecondFactorForm, SetPasswordForm, SudoForm,
                     TermsForm, add_error, show_service_error)
+from .profile_fields import aliases as field_aliases, submitted, with_fields
 from .session import end_session, grant_sudo, safe_next, start_page, start_session
 
 bp = Blueprint("auth", __name__)
@@ -260,23 +263,25 @@ def logout():
 def register():
     if not accounts.self_registration_open():
         return _page("auth/register_closed.html", 404)
-    form = RegisterForm()
+    asked = signup_fields()  # custom profile fields shown at sign-up
+    form = with_fields(RegisterForm, asked)()
     terms = current_terms()
     if request.method == "GET" or not form.validate():
         return _page("auth/register.html", 400 if request.method == "POST" else 200, form=form, terms=terms)
     if refused := _challenge_refused("auth/register.html", form, terms=terms):
         return refused
     try:
-        user = accounts.register_user(form.username.data, form.email.data, form.password.data,
-                                      first_name=form.first_name.data or "",
-                                      last_name=form.last_name.data or "",
-                                      accept_terms=bool(form.accept_terms.data))
+        user = create_with_fields(lambda: accounts.register_user(
+            form.username.data, form.email.data, form.password.data,
+            first_name=form.first_name.data or "", last_name=form.last_name.data or "",
+            accept_terms=bool(form.accept_terms.data)),
+            submitted(form, asked), signup=True)
     except Forbidden as e:
         if e.code == "registration_closed":  # closed between showing the form and sending it
             return _page("auth/register_closed.html", 404)
         raise
     except ServiceError as e:
-        show_service_error(form, e)
+        show_service_error(form, e, field_aliases(asked))
         return _page("auth/register.html", e.status, form=form, terms=terms)
     if user.status != "active":  # waits for approval (app/signup/approval.py): no session
         sent = recovery.send_verification_email(user)[1] if recovery.verification_required(user) else None
