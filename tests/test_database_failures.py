@@ -1,0 +1,164 @@
+"""Issue 17 item 3: failures of the database. The tests own a PostgreSQL cluster (initdb into
+a fresh folder, a server on a free loopback port) and stop it in the middle of a run: every
+request then answers 503 (the API with its error shape, /api/v1/health with
+{"status": "unavailable"}, a browser page with a plain error page), never 500, never a
+traceback, and the log says so in one line without the database password. Started again,
+the same Keystead (no restart) answers as before and has lost nothing it acknowledged.
+Server.StatementTimeout and Server.LockTimeout bound how long a query may hold a worker: a
+row lock held by another transaction makes the request answer 503 once the timeout passes.
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from api_support import API, assert_error, bearer, login
+from conftest import STRONG_PASSWORD, TEST_SETTINGS, csrf_from
+from servers import ADMIN_PASSWORD, ADMIN_USERNAME, gunicorn_servers, postgres_cluster  # noqa: F401  (fixtures)
+
+from keystead import create_app
+
+pytestmark = pytest.mark.postgres
+
+# Sent in the database URL; the test cluster trusts loopback, so it is never checked, but
+# it must never reach a log.
+DB_PASSWORD = "Pg-Secret-Never-Logged-7f3a"
+
+
+@pytest.fixture
+def cluster_app(postgres_cluster, tmp_path):
+    """make(**settings) -> an in-process Keystead on a new database of the test's cluster."""
+    made = []
+
+    def make(settings: dict | None = None):
+        name = postgres_cluster.create_database(f"keystead_{len(made)}")
+        config = {**TEST_SETTINGS, "Server.RateLimits": False,
+                  "Server.DatabaseURL": postgres_cluster.url(name, password=DB_PASSWORD), **(settings or {})}
+        app = create_app(config, instance_path=str(tmp_path / f"instance-{len(made)}"))
+        app.config["TESTING"] = True
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.extensions["keystead.db"].close_all()
+
+
+def assert_no_traceback(text: str) -> None:
+    assert "Traceback" not in text and "File \"" not in text, text
+
+
+def register(client, username: str):
+    return client.post(f"{API}/auth/register", json={
+        "username": username, "email": f"{username}@example.com", "password": STRONG_PASSWORD})
+
+
+def browser_login(client, username: str):
+    page = client.get("/login").get_data(as_text=True)
+    return client.post("/login", data={"csrf_token": csrf_from(page), "username": username,
+                                       "password": STRONG_PASSWORD})
+
+
+def test_a_stopped_postgresql_answers_503_everywhere_and_keystead_recovers_when_it_is_back(
+        cluster_app, postgres_cluster, caplog):
+    app = cluster_app()
+    client = app.test_client()
+    browser = app.test_client()
+    assert register(client, "ada").status_code == 201
+    token = login(client, "ada")["access_token"]
+    assert browser_login(browser, "ada").status_code == 303
+    assert browser.get("/profile").status_code == 200
+
+    postgres_cluster.stop("fast")  # sessions are told "terminating connection due to administrator command"
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="keystead"):
+        # The API: its one error shape, 503, no Retry-After (kept for 429 and a lockout's 423).
+        for r in (client.get(f"{API}/users/me", headers=bearer(token)),
+                  client.post(f"{API}/auth/login", json={"username": "ada", "password": STRONG_PASSWORD}),
+                  register(client, "bob")):
+            error = assert_error(r, 503, "unavailable")
+            assert "Retry-After" not in r.headers
+            assert_no_traceback(r.get_data(as_text=True))
+            assert "database" in error["message"]
+
+        health = client.get(f"{API}/health")
+        assert health.status_code == 503 and health.get_json() == {"status": "unavailable"}
+
+        # A browser page: a plain error page, not the JSON shape, not a 500.
+        page = browser.get("/profile")
+        assert page.status_code == 503 and page.mimetype == "text/html"
+        text = page.get_data(as_text=True)
+        assert "not answering" in text
+        assert_no_traceback(text)
+
+    log = caplog.text
+    assert_no_traceback(log)
+    assert DB_PASSWORD not in log
+    assert "database unavailable on GET /api/v1/users/me" in log
+    assert "unexpected error" not in log
+
+    postgres_cluster.start()
+    # The same app, not restarted: the pool's dead connections are dropped and new ones made.
+    health = client.get(f"{API}/health")
+    assert health.status_code == 200 and health.get_json()["status"] == "ok"
+    assert client.get(f"{API}/users/me", headers=bearer(token)).status_code == 200
+    assert login(client, "ada")["access_token"]  # the account made before the stop is there
+    assert browser.get("/profile").status_code == 200  # and so is the browser session
+    assert register(client, "bob").status_code == 201
+
+
+def test_a_row_lock_held_past_the_lock_timeout_answers_503_and_then_the_update_works(
+        cluster_app, postgres_cluster):
+    import psycopg2
+    app = cluster_app({"Server.LockTimeout": "1s", "Server.StatementTimeout": "60s"})
+    client = app.test_client()
+    assert register(client, "ada").status_code == 201
+    token = login(client, "ada")["access_token"]
+
+    other = psycopg2.connect(postgres_cluster.url("keystead_0"))
+    try:
+        cursor = other.cursor()  # an open transaction holding ada's row
+        cursor.execute("SELECT id FROM \"user\" WHERE username = %s FOR UPDATE", ("ada",))
+        assert cursor.fetchone()
+        r = client.patch(f"{API}/users/me", headers=bearer(token), json={"first_name": "Ada"})
+        assert_error(r, 503, "unavailable")
+        assert "busy" in r.get_json()["error"]["message"]
+        assert_no_traceback(r.get_data(as_text=True))
+    finally:
+        other.rollback()
+        other.close()
+
+    r = client.patch(f"{API}/users/me", headers=bearer(token), json={"first_name": "Ada"})
+    assert r.status_code == 200 and r.get_json()["first_name"] == "Ada"
+
+
+def test_a_statement_running_past_the_statement_timeout_answers_503(cluster_app, postgres_cluster):
+    import psycopg2
+    app = cluster_app({"Server.LockTimeout": "60s", "Server.StatementTimeout": "1s"})
+    client = app.test_client()
+    assert register(client, "ada").status_code == 201
+    token = login(client, "ada")["access_token"]
+
+    other = psycopg2.connect(postgres_cluster.url("keystead_0"))
+    try:
+        cursor = other.cursor()
+        cursor.execute("SELECT id FROM \"user\" WHERE username = %s FOR UPDATE", ("ada",))
+        r = client.patch(f"{API}/users/me", headers=bearer(token), json={"first_name": "Ada"})
+        assert_error(r, 503, "unavailable")
+    finally:
+        other.rollback()
+        other.close()
+    assert client.patch(f"{API}/users/me", headers=bearer(token), json={"first_name": "Ada"}).status_code == 200
+
+
+def test_every_postgresql_connection_gets_the_configured_timeouts(cluster_app):
+    def timeouts(app):
+        with app.app_context():
+            db = app.extensions["keystead.db"]
+            with db.connection_context():
+                return (db.execute_sql("SHOW statement_timeout").fetchone()[0],
+                        db.execute_sql("SHOW lock_timeout").fetchone()[0])
+
+    assert timeouts(cluster_app()) == ("30s", "5s")
+    assert timeouts(cluster_app({"Server.StatementTimeout": "2m", "Server.LockTimeout": "3s"})) == ("2min", "3s")
