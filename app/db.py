@@ -178,7 +178,11 @@ def database_failure(e: BaseException) -> str | None:
 
 def describe_failure(e: BaseException, db: Database | None = None) -> str:
     """One line for the log: the driver's first line of message, never the password of
-    the database URL (a driver may quote its connection string)."""
+    the database URL (a driver may quote its connection string). Of a failure that caused
+    another (a rollback on a connection the server had just closed), the first one: it
+    says why."""
+    while e.__context__ is not None and database_failure(e.__context__):
+        e = e.__context__
     driver = _driver_error(e)
     lines = str(driver).strip().splitlines()
     message = f"{type(driver).__name__}: {lines[0]}" if lines else type(driver).__name__

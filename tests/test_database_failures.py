@@ -162,3 +162,111 @@ def test_every_postgresql_connection_gets_the_configured_timeouts(cluster_app):
 
     assert timeouts(cluster_app()) == ("30s", "5s")
     assert timeouts(cluster_app({"Server.StatementTimeout": "2m", "Server.LockTimeout": "3s"})) == ("2min", "3s")
+
+
+def worker_boots(log: str) -> int:
+    return len(re.findall(r"Booting worker with pid", log))
+
+
+def test_a_real_server_answers_503_while_postgresql_is_down_and_recovers_without_a_restart(
+        gunicorn_servers, postgres_cluster, tmp_path):  # noqa: F811
+    """`gunicorn wsgi:app` with two workers and the default rate limits (counted in the
+    database too), over HTTP; PostgreSQL is killed (`pg_ctl stop -m immediate`: no goodbye
+    to the sessions) and started again."""
+    import requests
+    name = postgres_cluster.create_database("keystead_live")
+    server = gunicorn_servers.start(tmp_path / "instance", {
+        "Server.DatabaseURL": postgres_cluster.url(name, password=DB_PASSWORD)}, workers=2)
+    assert server.register("ada").status_code == 201
+    token = server.token("ada", STRONG_PASSWORD)
+    browser = requests.Session()
+    page = browser.get(server.url + "/login", timeout=30).text
+    signed_in = browser.post(server.url + "/login", timeout=30, allow_redirects=False, data={
+        "csrf_token": csrf_from(page), "username": "ada", "password": STRONG_PASSWORD})
+    assert signed_in.status_code == 303
+    assert browser.get(server.url + "/profile", timeout=30).status_code == 200
+    boots = worker_boots(server.log_tail(100_000))
+
+    postgres_cluster.stop("immediate")
+    for _ in range(4):  # more requests than workers: each worker meets its dead connections
+        r = server.api("GET", "/users/me", token=token)
+        assert r.status_code == 503, (r.status_code, r.text)
+        assert r.json()["error"]["code"] == "unavailable" and "Retry-After" not in r.headers
+        r = server.api("POST", "/auth/login", json={"username": "ada", "password": STRONG_PASSWORD})
+        assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable", (r.status_code, r.text)
+        assert_no_traceback(r.text)
+        r = server.register("bob")
+        assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable", (r.status_code, r.text)
+        health = server.api("GET", "/health")
+        assert health.status_code == 503 and health.json() == {"status": "unavailable"}
+        page = browser.get(server.url + "/profile", timeout=30)
+        assert page.status_code == 503 and "not answering" in page.text
+        assert_no_traceback(page.text)
+
+    postgres_cluster.start()
+    for _ in range(4):  # every worker, without a restart, answers at once
+        health = server.api("GET", "/health")
+        assert health.status_code == 200 and health.json()["status"] == "ok", health.text
+        assert server.api("GET", "/users/me", token=token).status_code == 200
+        assert browser.get(server.url + "/profile", timeout=30).status_code == 200
+    assert server.token("ada", STRONG_PASSWORD)  # the account acknowledged before the stop
+    assert server.register("bob").status_code == 201
+
+    log = server.log_tail(100_000)
+    assert worker_boots(log) == boots  # no worker died or was replaced
+    assert_no_traceback(log)
+    assert DB_PASSWORD not in log
+    assert "database unavailable on GET /api/v1/users/me" in log
+
+
+def wait_until_a_query_waits_for_a_lock(connection, timeout: float = 30) -> None:
+    """Poll pg_stat_activity (bounded) until some session waits for a lock."""
+    import time
+    cursor = connection.cursor()
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        if cursor.fetchone()[0]:
+            return
+        time.sleep(0.05)
+    raise AssertionError("no query waited for the row lock")
+
+
+def test_a_query_cut_off_by_the_server_stopping_answers_503_and_its_connection_is_not_reused(
+        gunicorn_servers, postgres_cluster, tmp_path):  # noqa: F811
+    """The hardest moment: a request is inside a query (waiting for a row lock another
+    session holds) when PostgreSQL stops (`-m fast`: "terminating connection due to
+    administrator command"). It answers 503; once the server is back the same single
+    worker answers again, on a new connection, and the change is made."""
+    import concurrent.futures
+
+    import psycopg2
+    name = postgres_cluster.create_database("keystead_cut")
+    server = gunicorn_servers.start(tmp_path / "instance", {
+        "Server.DatabaseURL": postgres_cluster.url(name, password=DB_PASSWORD), "Server.RateLimits": False,
+        "Server.LockTimeout": "60s"}, workers=1)
+    assert server.register("ada").status_code == 201
+    token = server.token("ada", STRONG_PASSWORD)
+
+    holder = psycopg2.connect(postgres_cluster.url(name))
+    holder.cursor().execute('SELECT id FROM "user" WHERE username = %s FOR UPDATE', ("ada",))
+    watcher = psycopg2.connect(postgres_cluster.url(name))
+    watcher.autocommit = True
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(server.api, "PATCH", "/users/me", token=token, json={"first_name": "Ada"})
+        wait_until_a_query_waits_for_a_lock(watcher)
+        postgres_cluster.stop("fast")
+        r = waiting.result(timeout=60)
+    for connection in (holder, watcher):
+        connection.close()
+    assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable", (r.status_code, r.text)
+    assert_no_traceback(r.text)
+
+    postgres_cluster.start()
+    r = server.api("PATCH", "/users/me", token=token, json={"first_name": "Ada"})
+    assert r.status_code == 200 and r.json()["first_name"] == "Ada", r.text
+    assert server.api("GET", "/users/me", token=token).json()["first_name"] == "Ada"
+    log = server.log_tail(100_000)
+    assert "database unavailable on PATCH /api/v1/users/me" in log
+    assert_no_traceback(log)
+    assert DB_PASSWORD not in log
