@@ -109,7 +109,7 @@ def test_a_stopped_postgresql_answers_503_everywhere_and_keystead_recovers_when_
 
 
 def test_a_row_lock_held_past_the_lock_timeout_answers_503_and_then_the_update_works(
-        cluster_app, postgres_cluster):
+        cluster_app, postgres_cluster, caplog):
     import psycopg2
     app = cluster_app({"Server.LockTimeout": "1s", "Server.StatementTimeout": "60s"})
     client = app.test_client()
@@ -121,10 +121,13 @@ def test_a_row_lock_held_past_the_lock_timeout_answers_503_and_then_the_update_w
         cursor = other.cursor()  # an open transaction holding ada's row
         cursor.execute("SELECT id FROM \"user\" WHERE username = %s FOR UPDATE", ("ada",))
         assert cursor.fetchone()
-        r = client.patch(f"{API}/users/me", headers=bearer(token), json={"first_name": "Ada"})
+        with caplog.at_level(logging.WARNING, logger="keystead"):
+            r = client.patch(f"{API}/users/me", headers=bearer(token), json={"first_name": "Ada"})
         assert_error(r, 503, "unavailable")
         assert "busy" in r.get_json()["error"]["message"]
         assert_no_traceback(r.get_data(as_text=True))
+        # The lock timeout ended the wait (not the far longer statement timeout).
+        assert "database busy on PATCH /api/v1/users/me" in caplog.text and "lock timeout" in caplog.text
     finally:
         other.rollback()
         other.close()
@@ -133,7 +136,7 @@ def test_a_row_lock_held_past_the_lock_timeout_answers_503_and_then_the_update_w
     assert r.status_code == 200 and r.get_json()["first_name"] == "Ada"
 
 
-def test_a_statement_running_past_the_statement_timeout_answers_503(cluster_app, postgres_cluster):
+def test_a_statement_running_past_the_statement_timeout_answers_503(cluster_app, postgres_cluster, caplog):
     import psycopg2
     app = cluster_app({"Server.LockTimeout": "60s", "Server.StatementTimeout": "1s"})
     client = app.test_client()
@@ -144,8 +147,10 @@ def test_a_statement_running_past_the_statement_timeout_answers_503(cluster_app,
     try:
         cursor = other.cursor()
         cursor.execute("SELECT id FROM \"user\" WHERE username = %s FOR UPDATE", ("ada",))
-        r = client.patch(f"{API}/users/me", headers=bearer(token), json={"first_name": "Ada"})
+        with caplog.at_level(logging.WARNING, logger="keystead"):
+            r = client.patch(f"{API}/users/me", headers=bearer(token), json={"first_name": "Ada"})
         assert_error(r, 503, "unavailable")
+        assert "statement timeout" in caplog.text
     finally:
         other.rollback()
         other.close()
@@ -270,3 +275,20 @@ def test_a_query_cut_off_by_the_server_stopping_answers_503_and_its_connection_i
     assert "database unavailable on PATCH /api/v1/users/me" in log
     assert_no_traceback(log)
     assert DB_PASSWORD not in log
+
+
+def test_an_error_of_the_code_or_schema_stays_a_500_not_a_503(cluster_app, postgres_cluster):
+    """Only a database that is busy or gone answers 503 ("try again"); a query PostgreSQL
+    refuses for what it says (here a column missing from the schema) is a bug, 500."""
+    import psycopg2
+    app = cluster_app()
+    client = app.test_client()
+    assert register(client, "ada").status_code == 201
+    token = login(client, "ada")["access_token"]
+    other = psycopg2.connect(postgres_cluster.url("keystead_0"))
+    other.autocommit = True
+    other.cursor().execute('ALTER TABLE "user" RENAME COLUMN first_name TO given_name')
+    other.close()
+    r = client.get(f"{API}/users/me", headers=bearer(token))
+    assert_error(r, 500, "internal_error")
+    assert_no_traceback(r.get_data(as_text=True))
