@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
-from ..db import database_failure, describe_failure, discard_connection
+from ..db import database_failure, describe_failure, forget_dead_connections
 from ..devmode import development_admin, development_mode_user
 from ..errors import ProviderError
 from ..links import redact_link_tokens
@@ -173,14 +173,15 @@ def _database_failure(e: Exception):
     lock or statement timeout) or does not answer (stopped, restarting, unreachable): one
     line in the log, no traceback anywhere, and the client may retry (no Retry-After:
     that header is kept for the 429 of a rate limit and a lockout's 423). The request's
-    connection is dropped if it died, so the next request opens a new one."""
+    connection, and the pool's idle ones, are dropped when the database went away, so the
+    next requests open new ones."""
     db = current_app.extensions["keystead.db"]
     kind = database_failure(e)
     what, title, message = _DATABASE_FAILURES[kind]
     log.warning("%s on %s %s: %s", what, request.method, redact_link_tokens(request.path),
                 describe_failure(e, db))
-    if kind == "unavailable" and not db.is_closed():
-        discard_connection(db)
+    if kind == "unavailable":
+        forget_dead_connections(db)
     if _wants_json():
         from ..api.errors import error_response
         return error_response(503, "unavailable", message)
