@@ -292,3 +292,18 @@ def test_an_error_of_the_code_or_schema_stays_a_500_not_a_503(cluster_app, postg
     r = client.get(f"{API}/users/me", headers=bearer(token))
     assert_error(r, 500, "internal_error")
     assert_no_traceback(r.get_data(as_text=True))
+
+
+def test_after_a_postgresql_restart_the_first_requests_already_succeed(cluster_app, postgres_cluster):
+    """PostgreSQL restarted between two requests (an upgrade, a failover): the pool's
+    connections all died with the old server, yet no request fails: a dead connection is
+    never handed to a request."""
+    app = cluster_app()
+    client = app.test_client()
+    assert register(client, "ada").status_code == 201
+    token = login(client, "ada")["access_token"]
+    postgres_cluster.stop("fast")
+    postgres_cluster.start()
+    assert client.get(f"{API}/users/me", headers=bearer(token)).status_code == 200
+    assert client.get(f"{API}/health").status_code == 200
+    assert login(client, "ada")["access_token"]
