@@ -8,7 +8,7 @@ import sqlite3
 from urllib.parse import parse_qsl, urlsplit
 
 from flask import Flask
-from peewee import Database
+from peewee import Database, PeeweeException
 from playhouse.db_url import connect as connect_url
 from playhouse.pool import MaxConnectionsExceeded, PooledDatabase
 
@@ -123,11 +123,14 @@ def give_back(db: PooledDatabase) -> None:
 def discard_connection(db: Database) -> None:
     """Forget this thread's connection without returning it to a pool (closing it if it
     can still be closed): whatever state it was left in, the next query opens a new one."""
+    if isinstance(db, PooledDatabase):
+        try:
+            db.manual_close()  # out of the pool's books, then closed
+            return
+        except Exception:  # it could not even be closed: forget it below
+            pass
     conn = db._state.conn
     if conn is not None:
-        if isinstance(db, PooledDatabase):
-            with db._pool_lock:
-                db._in_use.pop(db.conn_key(conn), None)
         try:
             conn.close()
         except Exception:  # already gone with its server
@@ -150,7 +153,11 @@ def forget_dead_connections(db: Database) -> None:
 
 _SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o error", "readonly database",
                        "disk is full")
-_BUSY_SQLSTATES = ("55P03", "57014", "40001", "40P01", "53300")  # lock/statement timeout, retry, full
+# Lock timeout, statement timeout, serialisation failure, deadlock, too many connections:
+# by SQLSTATE, and by the names psycopg2 and psycopg give their exception classes.
+_BUSY_SQLSTATES = ("55P03", "57014", "40001", "40P01", "53300")
+_BUSY_ERRORS = {"LockNotAvailable", "QueryCanceled", "SerializationFailure", "DeadlockDetected",
+                "TooManyConnections"}
 
 
 def _driver_error(e: BaseException) -> BaseException:
@@ -177,13 +184,19 @@ def database_failure(e: BaseException) -> str | None:
             if any(marker in message for marker in _SQLITE_UNAVAILABLE):
                 return "unavailable"
         return None
+    if isinstance(driver, PeeweeException):
+        return None  # peewee's own complaint about how it is used: a bug
     names = {cls.__name__ for cls in type(driver).__mro__}
-    if getattr(driver, "pgcode", None) in _BUSY_SQLSTATES or getattr(driver, "sqlstate", None) in _BUSY_SQLSTATES:
+    if (names & _BUSY_ERRORS or getattr(driver, "pgcode", None) in _BUSY_SQLSTATES
+            or getattr(driver, "sqlstate", None) in _BUSY_SQLSTATES):
         return "busy"
     if names & {"OperationalError", "InterfaceError"}:
         return "unavailable"
-    if "DatabaseError" in names and getattr(driver, "pgcode", "") is None:
-        return "unavailable"  # a client-side failure of the connection (no server error code)
+    if type(driver).__name__ == "DatabaseError" and getattr(driver, "pgcode", "") is None:
+        # psycopg2's plain DatabaseError without a server error code: the connection
+        # broke (e.g. "SSL SYSCALL error: EOF detected"); its subclasses without a code
+        # (ProgrammingError "can't adapt type") are bugs.
+        return "unavailable"
     return None
 
 

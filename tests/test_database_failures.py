@@ -307,3 +307,33 @@ def test_after_a_postgresql_restart_the_first_requests_already_succeed(cluster_a
     assert client.get(f"{API}/users/me", headers=bearer(token)).status_code == 200
     assert client.get(f"{API}/health").status_code == 200
     assert login(client, "ada")["access_token"]
+
+
+def test_only_a_busy_or_unreachable_database_counts_as_unavailable():
+    """What the 503 covers, error by error (the driver's exceptions as peewee wraps them):
+    timeouts and a lost or refused connection yes; a bug in a query or in how peewee is
+    used no (those stay 500 with their traceback in the log)."""
+    import sqlite3
+
+    import peewee
+    import psycopg2
+    import psycopg2.errors
+
+    from keystead.db import database_failure
+
+    def wrapped(kind, driver_error):
+        return kind(driver_error)
+
+    assert database_failure(wrapped(peewee.OperationalError, sqlite3.OperationalError("database is locked"))) == "busy"
+    assert database_failure(wrapped(peewee.OperationalError, psycopg2.errors.LockNotAvailable("lock timeout"))) == "busy"
+    assert database_failure(wrapped(peewee.OperationalError, psycopg2.errors.QueryCanceled("statement timeout"))) == "busy"
+    assert database_failure(wrapped(peewee.OperationalError, psycopg2.OperationalError("Connection refused"))) == "unavailable"
+    assert database_failure(wrapped(peewee.OperationalError, psycopg2.errors.AdminShutdown("terminating"))) == "unavailable"
+    assert database_failure(psycopg2.InterfaceError("connection already closed")) == "unavailable"
+    assert database_failure(wrapped(peewee.OperationalError, sqlite3.OperationalError("unable to open database file"))) == "unavailable"
+
+    assert database_failure(wrapped(peewee.OperationalError, sqlite3.OperationalError("no such table: user"))) is None
+    assert database_failure(wrapped(peewee.InterfaceError, sqlite3.InterfaceError("Error binding parameter 1"))) is None
+    assert database_failure(wrapped(peewee.ProgrammingError, psycopg2.ProgrammingError("can't adapt type 'dict'"))) is None
+    assert database_failure(peewee.OperationalError("Connection already opened.")) is None
+    assert database_failure(ValueError("a bug")) is None
