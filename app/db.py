@@ -1,5 +1,7 @@
 """The database: built from Server.DatabaseURL, bound to the models' proxy, one pooled
-connection per request, and the schema brought up to date at start-up."""
+connection per request, and the schema brought up to date at start-up. Also which
+failures mean "the database is busy or gone" (503, the client may retry) rather than a
+bug (500), and dropping the connections such a failure left dead."""
 from __future__ import annotations
 
 import logging
