@@ -337,3 +337,18 @@ def test_only_a_busy_or_unreachable_database_counts_as_unavailable():
     assert database_failure(wrapped(peewee.ProgrammingError, psycopg2.ProgrammingError("can't adapt type 'dict'"))) is None
     assert database_failure(peewee.OperationalError("Connection already opened.")) is None
     assert database_failure(ValueError("a bug")) is None
+
+
+def test_the_log_line_of_a_failure_never_shows_the_database_password(tmp_path):
+    """Should a driver ever quote its connection string in an error, the one log line
+    shows the URL's password masked (the database is not contacted here)."""
+    import peewee
+    import psycopg2
+
+    from keystead.db import describe_failure, open_database
+    db = open_database(f"postgresql://keystead:{DB_PASSWORD}@127.0.0.1:1/keystead", str(tmp_path))
+    error = peewee.OperationalError(psycopg2.OperationalError(
+        f"could not connect: password={DB_PASSWORD} host=127.0.0.1\nsecond line"))
+    line = describe_failure(error, db)
+    assert DB_PASSWORD not in line and "\n" not in line
+    assert line.startswith("OperationalError: could not connect")
