@@ -15,7 +15,7 @@ import re
 import pytest
 from api_support import API, assert_error, bearer, login
 from conftest import STRONG_PASSWORD, TEST_SETTINGS, csrf_from
-from servers import ADMIN_PASSWORD, ADMIN_USERNAME, gunicorn_servers, postgres_cluster  # noqa: F401  (fixtures)
+from servers import gunicorn_servers, postgres_cluster  # noqa: F401  (fixtures)
 
 from keystead import create_app
 
