@@ -87,7 +87,8 @@ def check_database(settings, instance_path: str):
                       "Server.DatabaseURL)"),
                 Check(FAIL, "migrations", "not checked: there is no database"), None)
     try:
-        db = open_database(url, instance_path, settings["Server.SQLiteBusyTimeout"] * 1000)
+        db = open_database(url, instance_path, settings["Server.SQLiteBusyTimeout"] * 1000,
+                           settings["Server.StatementTimeout"] * 1000, settings["Server.LockTimeout"] * 1000)
         db.connect(reuse_if_open=True)
         db.execute_sql("SELECT 1")
     except Exception as e:

@@ -77,7 +77,9 @@ def build_app(test_config, instance_path, plugins) -> Flask:
     devmode.init_app(app)
 
     database = dbmod.init_app(app, settings["Server.DatabaseURL"], instance_path,
-                              busy_timeout_ms=settings["Server.SQLiteBusyTimeout"] * 1000)
+                              busy_timeout_ms=settings["Server.SQLiteBusyTimeout"] * 1000,
+                              statement_timeout_ms=settings["Server.StatementTimeout"] * 1000,
+                              lock_timeout_ms=settings["Server.LockTimeout"] * 1000)
     try:
         with database.connection_context():
             schema_was_missing = current_version(database) == 0

@@ -17,10 +17,10 @@ import contextlib
 import logging
 
 from flask import current_app, request
-from peewee import OperationalError
 
 from . import throttle
 from .accounts import record_login, settings
+from .db import database_failure
 from .errors import AccountLocked, AuthenticationFailed, EmailNotVerified, ProviderError, ServiceError
 from .models import User, database
 from .plugins import hook, password_providers
@@ -57,9 +57,11 @@ def provider_failures(provider: str, hook_name: str):
     raised on purpose (ProviderError with its own message) passes through unchanged."""
     try:
         yield
-    except (ServiceError, OperationalError):  # a busy database answers 503 as anywhere else
+    except ServiceError:
         raise
-    except Exception:
+    except Exception as e:
+        if database_failure(e):  # a busy or stopped database answers 503 as anywhere else
+            raise
         log.exception("provider %s failed in %s", provider, hook_name)
         raise ProviderError("The sign-in provider failed. Try again later, or tell an administrator "
                             "if it keeps happening.") from None

@@ -13,11 +13,14 @@ servers a test started are stopped (their own process groups only) when it ends.
 """
 from __future__ import annotations
 
+import glob
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -213,3 +216,102 @@ def gunicorn_servers():
         yield servers
     finally:
         servers.stop_all()
+
+
+# ---------------------------------------------------------------- a PostgreSQL of the test's own
+
+def postgres_binaries() -> str | None:
+    """The newest /usr/lib/postgresql/<version>/bin holding initdb and pg_ctl (Debian's
+    layout, as .ci/run uses it), or None."""
+    found = [path for path in glob.glob("/usr/lib/postgresql/*/bin")
+             if os.path.exists(os.path.join(path, "initdb")) and os.path.exists(os.path.join(path, "pg_ctl"))]
+    return max(found, key=lambda path: int(path.split("/")[-2]), default=None) if found else None
+
+
+class PostgresCluster:
+    """A throw-away PostgreSQL cluster that a test owns: initdb into a fresh folder, a
+    server on 127.0.0.1:<free port> (its socket in that folder), which the test may stop
+    and start at will. Run as the `postgres` user when the tests run as root (PostgreSQL
+    refuses to run as root)."""
+
+    def __init__(self, binaries: str):
+        self.binaries = binaries
+        self.port = free_port()
+        # Not under pytest's tmp_path: that folder is private to root, and the server runs
+        # as postgres.
+        self.data = tempfile.mkdtemp(prefix="keystead-test-pg-")
+        self.log_path = os.path.join(self.data, "server.log")
+        self.running = False
+
+    def _run(self, program: str, *args: str) -> None:
+        command = [os.path.join(self.binaries, program), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=90)
+        if done.returncode != 0:
+            raise AssertionError(f"{program} {' '.join(args)} failed ({done.returncode}):\n"
+                                 f"{done.stdout}{done.stderr}\n{self.log_tail()}")
+
+    def init(self) -> "PostgresCluster":
+        if os.geteuid() == 0:
+            shutil.chown(self.data, "postgres")
+        os.chmod(self.data, 0o700)
+        self._run("initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
+        return self
+
+    def start(self) -> "PostgresCluster":
+        """Start the server and wait until it accepts connections."""
+        self._run("pg_ctl", "-D", self.data, "-l", self.log_path, "-w", "-t", "60", "-o",
+                  f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c max_connections=100",
+                  "start")
+        self.running = True
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        """`pg_ctl stop -m fast` (sessions told "terminating connection due to administrator
+        command") or `-m immediate` (the server just goes away), waiting until it is down."""
+        self._run("pg_ctl", "-D", self.data, "-m", mode, "-w", "-t", "60", "stop")
+        self.running = False
+
+    def url(self, database: str = "postgres", password: str | None = None) -> str:
+        user = f"postgres:{password}" if password else "postgres"
+        return f"postgresql://{user}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        import psycopg2
+        admin = psycopg2.connect(self.url())
+        try:
+            admin.autocommit = True
+            admin.cursor().execute(f'CREATE DATABASE "{name}"')
+        finally:
+            admin.close()
+        return name
+
+    def log_tail(self, n: int = 20) -> str:
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return "\n".join(f.read().splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def destroy(self) -> None:
+        try:
+            if self.running:
+                self.stop("immediate")
+        finally:
+            shutil.rmtree(self.data, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_cluster():
+    """A PostgreSQL cluster of this test's own, initialised and started; destroyed after."""
+    binaries = postgres_binaries()
+    if binaries is None:
+        pytest.skip("the PostgreSQL server binaries are not installed (/usr/lib/postgresql/<version>/bin/"
+                    "initdb and pg_ctl; apt-get install postgresql)")
+    cluster = PostgresCluster(binaries)
+    try:
+        cluster.init().start()
+        yield cluster
+    finally:
+        cluster.destroy()

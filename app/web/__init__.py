@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from urllib.parse import parse_qsl
 
-from flask import Flask, Request, render_template, request
+from flask import Flask, Request, current_app, render_template, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
+from ..db import database_failure, describe_failure, forget_dead_connections
 from ..devmode import development_admin, development_mode_user
 from ..errors import ProviderError
 from ..links import redact_link_tokens
@@ -152,6 +153,9 @@ def _provider_error(e: ProviderError):
 
 
 def _http_error(e: HTTPException):
+    original = getattr(e, "original_exception", None)
+    if e.code == 500 and original is not None and database_failure(original):
+        return _database_failure(original)  # raised after the view, while finishing the response
     if _wants_json():
         from ..api.errors import http_error_response
         return http_error_response(e)
@@ -162,17 +166,39 @@ def _http_error(e: HTTPException):
     return response, e.code
 
 
+_DATABASE_FAILURES = {
+    "busy": ("database busy", "Busy", "The server is busy; try again shortly."),
+    "unavailable": ("database unavailable", "Unavailable",
+                    "The database is not answering; try again shortly."),
+}
+
+
+def _database_failure(e: Exception):
+    """503 for a database that is busy (SQLite locked past its busy timeout, a PostgreSQL
+    lock or statement timeout) or does not answer (stopped, restarting, unreachable): one
+    line in the log, no traceback anywhere, and the client may retry (no Retry-After:
+    that header is kept for the 429 of a rate limit and a lockout's 423). The request's
+    connection, and the pool's idle ones, are dropped when the database went away, so the
+    next requests open new ones."""
+    db = current_app.extensions["keystead.db"]
+    kind = database_failure(e)
+    what, title, message = _DATABASE_FAILURES[kind]
+    log.warning("%s on %s %s: %s", what, request.method, redact_link_tokens(request.path),
+                describe_failure(e, db))
+    if kind == "unavailable":
+        forget_dead_connections(db)
+    if _wants_json():
+        from ..api.errors import error_response
+        return error_response(503, "unavailable", message)
+    # Not error.html: its navigation asks the database (the signed-in person, whether
+    # sign-up is open), and so do the context processors; this page asks nothing.
+    page = current_app.jinja_env.get_template("unavailable.html").render(title=title, message=message)
+    return page, 503
+
+
 def _unexpected_error(e: Exception):
-    from peewee import OperationalError
-    if isinstance(e, OperationalError) and "locked" in str(e).lower():
-        # SQLite stayed busy past its timeout: say so and let the client retry (no
-        # Retry-After: that header is kept for the 429 of a rate limit and a lockout's 423).
-        log.warning("database busy: %s", e)
-        if _wants_json():
-            from ..api.errors import error_response
-            return error_response(503, "unavailable", "The server is busy; try again shortly.")
-        return render_template("error.html", status=503, title="Busy",
-                               message="The server is busy; try again shortly."), 503
+    if database_failure(e):
+        return _database_failure(e)
     log.exception("unexpected error on %s %s", request.method, redact_link_tokens(request.path))
     if _wants_json():
         from ..api.errors import error_response
