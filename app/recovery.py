@@ -54,7 +54,7 @@ def send_reset_email(user: User) -> tuple[str, bool]:
 
 
 def create_person(username, email, password=None, *, first_name="", last_name="", role="viewer",
-                  actor: User | None = None) -> tuple[User, str | None, bool]:
+                  actor: User | None = None, columns: dict | None = None) -> tuple[User, str | None, bool]:
     """An administrator creates a person (admin pages, API and CLI alike): with a password
     they can log in at once; without one, a confirmation link (7 days) is made in the same
     transaction, then mailed when Email is set. Returns (user, link or None, mailed)."""
@@ -62,7 +62,7 @@ def create_person(username, email, password=None, *, first_name="", last_name=""
     with database.atomic():
         # The administrator vouches for the address; a confirmation link proves it anyway.
         user = create_user(username, email, password, first_name=first_name, last_name=last_name,
-                           role=role, email_verified=True, actor=actor)
+                           role=role, email_verified=True, actor=actor, columns=columns)
         url = make_link(user, "confirm") if password is None else None
     sent = bool(url) and mail_configured() and send_link_mail(user, "confirm", url)
     return user, url, sent

@@ -58,10 +58,12 @@ def _check_new_account(username, email, password, first_name, last_name, role, *
 
 def create_user(username, email, password=None, *, first_name="", last_name="", role="viewer",
                 email_verified=False, provider="password", actor: User | None = None,
-                event: str = "user_create", signup_columns: dict | None = None) -> User:
+                event: str = "user_create", signup_columns: dict | None = None,
+                columns: dict | None = None) -> User:
     """Create a person after checking every rule. `password=None` leaves them without a
     password (they set one from a confirmation link). `signup_columns`: the sign-up
-    policy's (app/signup/policy.py; default: active). Raises ValidationFailed or Conflict."""
+    policy's (app/signup/policy.py; default: active); `columns`: checked custom fields and
+    metadata (app/userfields), stored by the same insert. Raises ValidationFailed or Conflict."""
     first_name = first_name or ""
     last_name = last_name or ""
     problems, clean = _check_new_account(username, email, password, first_name, last_name, role,
@@ -78,7 +80,7 @@ def create_user(username, email, password=None, *, first_name="", last_name="", 
                 last_name=last_name.strip(),
                 password_hash=hash_new_password(password) if password is not None else None,
                 role=role, email_verified=email_verified, email_ever_verified=email_verified,
-                provider=provider, **(signup_columns or {}))
+                provider=provider, **(signup_columns or {}), **(columns or {}))
             hook().keystead_event(event=event, actor=actor or user, target=user, outcome="success",
                                   details={"role": role})
     except IntegrityError:
@@ -105,7 +107,8 @@ def _refuse_taken(username_key: str, email_key: str | None) -> None:
         raise _taken_error(username_key, email_key)
 
 
-def register_user(username, email, password, first_name="", last_name="", *, accept_terms=False) -> User:
+def register_user(username, email, password, first_name="", last_name="", *, accept_terms=False,
+                  columns: dict | None = None) -> User:
     """Self-registration (Sign Up page and POST /auth/register).
 
     On a database never initialised with an account, the first to sign up becomes an
@@ -115,6 +118,7 @@ def register_user(username, email, password, first_name="", last_name="", *, acc
 
     The sign-up policy (app/signup) applies: allowed email domains, the terms of service
     (`accept_terms`), and approval (the new account may start `pending`; the first never).
+    `columns`: checked custom fields and metadata for the new account (app/userfields).
     """
     s = settings()
     problems, _ = _check_new_account(username, email, password, first_name or "", last_name or "",
@@ -125,7 +129,7 @@ def register_user(username, email, password, first_name="", last_name="", *, acc
         raise ValidationFailed(problems)
     count, initialised = people_and_initialisation()
     if not initialised:
-        first = _register_first_account(username, email, password, first_name, last_name)
+        first = _register_first_account(username, email, password, first_name, last_name, columns)
         if first is not None:
             return first
         # Another account came first (a racing sign-up): this one is an ordinary sign-up.
@@ -141,7 +145,8 @@ def register_user(username, email, password, first_name="", last_name="", *, acc
         # (recovery.offer_verification), whatever RequireEmailVerification says.
         return _announced(create_user(username, email, password, first_name=first_name,
                                       last_name=last_name, role=role, email_verified=False, event="signup",
-                                      signup_columns=signup_policy.signup_columns(first_account=False)))
+                                      signup_columns=signup_policy.signup_columns(first_account=False),
+                                      columns=columns))
     # The new account is usable only once its address answers: a sign-up with an address
     # already in use answers like a new one (SECURITY.md), stores nothing, and the views'
     # verification mail goes to the owner as a notice instead (recovery.send_verification_email).
@@ -154,7 +159,8 @@ def register_user(username, email, password, first_name="", last_name="", *, acc
         try:
             return _announced(create_user(username, email, password, first_name=first_name,
                                           last_name=last_name, role=role, email_verified=False, event="signup",
-                                          signup_columns=signup_policy.signup_columns(first_account=False)))
+                                          signup_columns=signup_policy.signup_columns(first_account=False),
+                                      columns=columns))
         except Conflict:
             # A racing request took the name or the address since the checks above.
             if User.select().where(User.username_key == username_key).exists():
@@ -165,7 +171,7 @@ def register_user(username, email, password, first_name="", last_name="", *, acc
     return _stand_in_account(owner, username, email, password, first_name or "", last_name or "", role)
 
 
-def _register_first_account(username, email, password, first_name, last_name) -> User | None:
+def _register_first_account(username, email, password, first_name, last_name, columns=None) -> User | None:
     """The first account of a database never initialised: an administrator, usable at once,
     its address taken as verified (nobody could verify it for them). Initialisation is
     recorded in the same transaction, so of two racing first sign-ups one gets it; the
@@ -175,7 +181,7 @@ def _register_first_account(username, email, password, first_name, last_name) ->
             return None
         return create_user(username, email, password, first_name=first_name, last_name=last_name,
                            role="administrator", email_verified=True, event="signup",
-                           signup_columns=signup_policy.signup_columns(first_account=True))
+                           signup_columns=signup_policy.signup_columns(first_account=True), columns=columns)
 
 
 def _announced(user: User) -> User:

@@ -52,9 +52,10 @@ def register():
         return jsonify(user_json(user)), 201
     challenge.check(data.get(challenge.FIELD))  # Password.SignupChallenge; an invitation is proof enough
     # Only these fields are read: role, locked, email_verified... in the body are ignored.
-    user = create_with_fields(lambda: register_user(data["username"], data["email"], data["password"],
-                                                    data.get("first_name", ""), data.get("last_name", ""),
-                                                    accept_terms=data.get("accept_terms", False)),
+    user = create_with_fields(lambda columns: register_user(data["username"], data["email"], data["password"],
+                                                            data.get("first_name", ""), data.get("last_name", ""),
+                                                            accept_terms=data.get("accept_terms", False),
+                                                            columns=columns),
                               data.get("fields"), data.get("metadata"), signup=True)
     body = user_json(user, groups=[])
     if recovery.verification_required(user):

@@ -64,10 +64,10 @@ def create_user():
     values = fields(data, required=("username",),
                     optional=("email", "password", "first_name", "last_name", "role"),
                     objects=("fields", "metadata"))
-    user, url, sent = create_with_fields(lambda: recovery.create_person(
+    user, url, sent = create_with_fields(lambda columns: recovery.create_person(
         values["username"], values.get("email"), values.get("password"),
         first_name=values.get("first_name", ""), last_name=values.get("last_name", ""),
-        role=values.get("role", "viewer"), actor=current_api_user()),
+        role=values.get("role", "viewer"), actor=current_api_user(), columns=columns),
         values.get("fields"), values.get("metadata"), signup=False, actor=current_api_user())
     body = user_json(user, [])
     if url:

@@ -375,10 +375,10 @@ def import_batch(batch: list[tuple[int, dict]]) -> list[tuple[int, str]]:
                 password = row.get("password") or None
                 try:
                     with database.atomic():  # a savepoint: a refused row leaves nothing behind
-                        create_with_fields(lambda: create_user(
+                        create_with_fields(lambda columns: create_user(
                             values.get("username", ""), values.get("email") or None, password,
                             first_name=values.get("first_name", ""), last_name=values.get("last_name", ""),
-                            role=values.get("role") or "viewer", email_verified=True),
+                            role=values.get("role") or "viewer", email_verified=True, columns=columns),
                             row_fields(row), signup=False)
                 except ServiceError as e:
                     detail = ("; ".join(f"{column_of(k)}: {v}" for k, v in e.fields.items())

@@ -60,36 +60,31 @@ def check_new(fields: dict | None, metadata: dict | None, *, signup: bool, actor
 
 def create_with_fields(create, fields: dict | None, metadata: dict | None = None, *,
                        signup: bool, actor=None):
-    """Run `create()` (a service function that makes a person and returns them, or
-    a tuple whose first item is the person) and give the person `fields` and `metadata`,
-    in one transaction: if either is refused, nobody is created. At sign-up (whose
-    creation mails nothing) the problems of the account's own fields and of these are
-    reported together, so the form shows them all at once."""
-    problems: dict[str, str] = {}
+    """Run `create(columns=...)` (a service function that makes a person with those extra
+    columns and returns them, or a tuple whose first item is the person) with `fields` and
+    `metadata` checked first, so that the person and their fields are one insert: if
+    either is refused, nobody is created. At sign-up (whose creation mails nothing) the
+    problems of the account's own fields and of these are reported together, so the form
+    shows them all at once."""
     try:
         columns = check_new(fields, metadata, signup=signup, actor=actor)
     except ValidationFailed as e:
         if not signup:
             # Before creating: an administrator's creation may mail a link at once.
             raise
-        problems, columns = dict(e.fields), {}
-    with database.atomic():
-        try:
-            made = create()
-        except ValidationFailed as e:
-            raise ValidationFailed({**e.fields, **problems}) from None
-        if problems:
-            raise ValidationFailed(problems)  # rolls the new person back
-        user = made[0] if isinstance(made, tuple) else made
-        columns = {name: value for name, value in columns.items() if value}
-        if columns and _saved(user):
-            User.update(**columns).where(User.id == user.id).execute()
-        for name, value in columns.items():
-            # The stand-in too: its answer must look like a real sign-up's.
-            setattr(user, name, value)
+        with database.atomic():
+            # Only to learn the account's own problems; rolled back whatever happens.
+            try:
+                create(columns={})
+            except ValidationFailed as account:
+                raise ValidationFailed({**account.fields, **e.fields}) from None
+            raise ValidationFailed(dict(e.fields)) from None  # rolls the new person back
+    columns = {name: value for name, value in columns.items() if value}
+    # No transaction around create(): a sign-up's reads before its insert must not hold a
+    # SQLite read lock that racing sign-ups then cannot upgrade ("database is locked").
+    made = create(columns=columns)
+    user = made[0] if isinstance(made, tuple) else made
+    for name, value in columns.items():
+        # The stand-in too: its answer must look like a real sign-up's.
+        setattr(user, name, value)
     return made
-
-
-def _saved(user: User) -> bool:
-    """False for the unsaved stand-in a sign-up with a taken address answers with."""
-    return getattr(user, "stand_in_for", None) is None

@@ -271,10 +271,10 @@ def register():
     if refused := _challenge_refused("auth/register.html", form, terms=terms):
         return refused
     try:
-        user = create_with_fields(lambda: accounts.register_user(
+        user = create_with_fields(lambda columns: accounts.register_user(
             form.username.data, form.email.data, form.password.data,
             first_name=form.first_name.data or "", last_name=form.last_name.data or "",
-            accept_terms=bool(form.accept_terms.data)),
+            accept_terms=bool(form.accept_terms.data), columns=columns),
             submitted(form, asked), signup=True)
     except Forbidden as e:
         if e.code == "registration_closed":  # closed between showing the form and sending it
