@@ -92,6 +92,8 @@ def build_app(test_config, instance_path, plugins) -> Flask:
     pm = make_plugin_manager(plugins)
     app.extensions["keystead"] = pm
     app.extensions["keystead.providers"] = start_providers(app, pm, settings)
+    from .authorization.startup import load_permissions
+    load_permissions(app, pm, settings)
 
     limiter = make_limiter(app)
     app.extensions["keystead.limiter"] = limiter

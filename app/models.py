@@ -15,8 +15,6 @@ from peewee import (SQL, AutoField, BooleanField, CharField, DatabaseProxy, Date
 
 database = DatabaseProxy()
 
-ROLES = ("viewer", "publisher", "administrator")
-
 
 def utcnow() -> datetime:
     """Now in UTC, without tzinfo (as stored); see `iso` for output."""
@@ -102,6 +100,9 @@ class User(BaseModel):
 
     @property
     def is_admin(self) -> bool:
+        """Whether the person holds the administrator role itself (the last-administrator
+        rule needs the role). What someone may do is asked of app.authorization
+        (has_permission), never of this."""
         return self.role == "administrator"
 
     @property

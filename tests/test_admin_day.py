@@ -191,8 +191,9 @@ def test_the_cli_prints_a_verification_link_and_marks_verified(no_mail_app):
 
 @pytest.fixture
 def owners(app, client, users):
-    """root (administrator), alice with two documents (one shared with "team"), bob."""
-    people = {name: users.create(name, role="administrator" if name == "root" else "viewer")[0]
+    """root (administrator), alice with two documents (one shared with "team"), bob
+    (publishers: since issue 14 viewers no longer upload)."""
+    people = {name: users.create(name, role="administrator" if name == "root" else "publisher")[0]
               for name in ("root", "alice", "bob")}
     h = {name: bearer(login(client, name)["access_token"]) for name in people}
     team = make_group(app, "team", [people["alice"], people["bob"]])

@@ -36,6 +36,7 @@ def test_get_me_shows_the_account_with_its_groups(app, client, ada, token):
         "last_name": "Lovelace", "role": "viewer", "locked": False, "email_verified": True,
         "created_at": body["created_at"], "last_login_at": body["last_login_at"],
         "groups": ["Alpha", "zeta"], "provider": "password",
+        "permissions": ["documents.read"],  # a viewer's (issue 14)
     }
     assert body["created_at"].endswith("Z") and body["last_login_at"].endswith("Z")
     assert "T" in body["created_at"]
