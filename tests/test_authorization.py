@@ -14,7 +14,7 @@ import pytest
 
 from api_support import API, assert_error, bearer, in_db, login, users_of
 from conftest import STRONG_PASSWORD, csrf_from
-from documents_support import create_text, make_group
+from documents_support import create_text, make_group, upload
 from keystead import accounts, groups, hookimpl
 from keystead.authorization.group_roles import set_group_roles
 from keystead.config import ConfigError
@@ -59,6 +59,8 @@ def test_a_viewer_cannot_upload_or_share_but_keeps_their_own_documents(app, clie
     h = headers_of(client, "vera")
 
     e = assert_error(client.post(f"{API}/documents", json={"title": "t", "content": "c"}, headers=h), 403, "forbidden")
+    assert "documents.create" in e["message"]
+    e = assert_error(upload(client, login(client, "vera")["access_token"], b"a file"), 403, "forbidden")
     assert "documents.create" in e["message"]
     e = assert_error(client.put(f"{API}/documents/{doc['id']}/groups/{team.id}", headers=h), 403, "forbidden")
     assert "documents.share" in e["message"]
