@@ -94,6 +94,8 @@ def build_app(test_config, instance_path, plugins) -> Flask:
     pm = make_plugin_manager(plugins)
     app.extensions["keystead"] = pm
     app.extensions["keystead.providers"] = start_providers(app, pm, settings)
+    from .authorization.startup import load_permissions
+    load_permissions(app, pm, settings)
     from .userfields.declarations import load_fields
     app.extensions["keystead.user_fields"] = load_fields(app, pm, settings)
 

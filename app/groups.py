@@ -43,6 +43,8 @@ def _taken(name: str) -> Conflict:
 
 
 def _event(actor: User | None, group: Group, action: str, **details) -> None:
+    from .authorization.membership import forget
+    forget()  # memberships changed: this request's permissions are worked out again
     hook().keystead_event(event="group_change", actor=actor, target=details.pop("member", None),
                           outcome="success",
                           details={"action": action, "group": group.name, "group_id": group.id, **details})
@@ -161,7 +163,9 @@ def rename_group(group: Group, name, actor: User | None = None) -> Group:
 
 
 def delete_group(group: Group, actor: User | None = None) -> None:
-    """Delete a group and its memberships (the people stay)."""
+    """Delete a group and its memberships (the people stay). `actor` must be able to grant
+    every role the group carries (403 otherwise)."""
+    _require_grant_of_group_roles(group, actor)
     with database.atomic():
         _event(actor, group, "delete")
         Membership.delete().where(Membership.group == group.id).execute()
@@ -172,10 +176,22 @@ def is_member(group: Group, user: User) -> bool:
     return Membership.select().where((Membership.group == group.id) & (Membership.user == user.id)).exists()
 
 
+def _require_grant_of_group_roles(group: Group, actor: User | None) -> None:
+    """A membership hands out the group's roles: only someone who could grant each of them
+    adds or removes members (nobody grants a permission they lack)."""
+    from .authorization import require_grant
+    from .authorization.group_roles import roles_of_group
+    if actor is not None:
+        for role in roles_of_group(group):
+            require_grant(actor, role)
+
+
 def add_member(group: Group, user: User, actor: User | None = None) -> bool:
-    """Add `user` to `group`; False when they already were a member (nothing changes)."""
+    """Add `user` to `group`; False when they already were a member (nothing changes).
+    `actor` must be able to grant every role the group carries (403 otherwise)."""
     if is_member(group, user):
         return False
+    _require_grant_of_group_roles(group, actor)
     try:
         with database.atomic():
             Membership.create(group=group.id, user=user.id)
@@ -186,7 +202,9 @@ def add_member(group: Group, user: User, actor: User | None = None) -> bool:
 
 
 def remove_member(group: Group, user: User, actor: User | None = None) -> None:
-    """Take `user` out of `group`; NotFound when they are not a member."""
+    """Take `user` out of `group`; NotFound when they are not a member. `actor` must be able
+    to grant every role the group carries (403 otherwise)."""
+    _require_grant_of_group_roles(group, actor)
     with database.atomic():
         removed = (Membership.delete()
                    .where((Membership.group == group.id) & (Membership.user == user.id)).execute())

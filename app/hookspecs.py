@@ -121,3 +121,32 @@ def keystead_event(event, actor, target, outcome, details):
     the submitted username of a failed login). Called within the request, in the same
     transaction as the change where there is one. Results are ignored.
     """
+
+
+# ---------------------------------------------------------------- authorization
+
+@hookspec
+def keystead_permissions(user):
+    """Add permissions to a person beyond those of their role and their groups' roles.
+
+    Called once at start-up with ``user=None``: return every permission name the plugin
+    defines (each then becomes valid in Authorization.Roles, and administrators hold it).
+    Called again whenever a person's permissions are worked out (at most once per request
+    and person) with ``user`` a :class:`app.models.User`: return an iterable of permission
+    names that person holds, or None. Every result is collected and joined to the role's
+    permissions; a plugin can add permissions, never take them away (use
+    ``keystead_authorize`` to refuse).
+    """
+
+
+@hookspec
+def keystead_authorize(user, permission, resource):
+    """Decide whether ``user`` may use ``permission`` on one ``resource`` (a document, say).
+
+    Called for every check that names a resource (the documents service passes the
+    document for ``documents.read``, ``documents.share``...). Return False to refuse, True
+    to allow, or None to leave it to the roles. Every implementation is called and the
+    results combine so: any False refuses, else any True allows, else the person's
+    permissions decide. A refused read answers 404 (the resource's existence is not
+    leaked); a refused action on a resource the person may see answers 403 ``forbidden``.
+    """

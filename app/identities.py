@@ -193,6 +193,8 @@ def sync_groups(user: User, names: list[str], provider: str | None = None) -> No
 
 
 def _group_event(member: User | None, group: Group, action: str, provider: str | None) -> None:
+    from .authorization.membership import forget
+    forget()  # memberships changed: this request's permissions are worked out again
     details = {"action": action, "group": group.name, "group_id": group.id, "provider": provider}
     if member is not None:
         details["username"] = member.username

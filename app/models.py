@@ -17,8 +17,6 @@ from .userfields.jsoncolumn import JSONObjectField
 
 database = DatabaseProxy()
 
-ROLES = ("viewer", "publisher", "administrator")
-
 
 def utcnow() -> datetime:
     """Now in UTC, without tzinfo (as stored); see `iso` for output."""
@@ -114,6 +112,9 @@ class User(BaseModel):
 
     @property
     def is_admin(self) -> bool:
+        """Whether the person holds the administrator role itself (the last-administrator
+        rule needs the role). What someone may do is asked of app.authorization
+        (has_permission), never of this."""
         return self.role == "administrator"
 
     @property

@@ -191,8 +191,9 @@ def test_the_cli_prints_a_verification_link_and_marks_verified(no_mail_app):
 
 @pytest.fixture
 def owners(app, client, users):
-    """root (administrator), alice with two documents (one shared with "team"), bob."""
-    people = {name: users.create(name, role="administrator" if name == "root" else "viewer")[0]
+    """root (administrator), alice with two documents (one shared with "team"), bob
+    (publishers: since issue 14 viewers no longer upload)."""
+    people = {name: users.create(name, role="administrator" if name == "root" else "publisher")[0]
               for name in ("root", "alice", "bob")}
     h = {name: bearer(login(client, name)["access_token"]) for name in people}
     team = make_group(app, "team", [people["alice"], people["bob"]])
@@ -318,7 +319,7 @@ def test_a_document_uploaded_on_the_page_is_audited_and_a_refused_one_is_not(app
     """Issue 13 item 11: the /documents page's upload records document_upload; a refused
     upload stores nothing and records nothing."""
     users.create("root", role="administrator")
-    users.create("dora")
+    users.create("dora", role="publisher")  # viewers no longer upload (issue 14)
     auth.login("dora")
     r = client.post("/documents", data={
         "csrf_token": csrf_from(text(client.get("/documents"))),
@@ -346,7 +347,7 @@ def test_a_document_event_is_written_in_the_same_transaction_as_the_change(make_
                 raise OperationalError("disk I/O error")
 
     app = make_app(plugins=[FailingOnDocumentDelete()])
-    users_of(app).create("dora")
+    users_of(app).create("dora", role="publisher")  # viewers no longer upload (issue 14)
     client = app.test_client()
     h = bearer(login(client, "dora")["access_token"])
     doc = client.post(f"{API}/documents", json={"title": "Keep", "content": "Still here."}, headers=h).get_json()

@@ -38,6 +38,7 @@ def test_get_me_shows_the_account_with_its_groups(app, client, ada, token):
         "groups": ["Alpha", "zeta"], "provider": "password", "status": "active",
         "terms_accepted_version": None, "terms_accepted_at": None,
         "fields": {}, "metadata": {},
+        "permissions": ["documents.read"],  # a viewer's (issue 14)
     }
     assert body["created_at"].endswith("Z") and body["last_login_at"].endswith("Z")
     assert "T" in body["created_at"]

@@ -14,8 +14,9 @@ from keystead.documents.models import Document, DocumentShare
 
 @pytest.fixture
 def people(users):
-    """alice and bob (viewers), carol (a viewer in no group with them), root (administrator)."""
-    return {name: users.create(name, role="administrator" if name == "root" else "viewer")[0]
+    """alice and bob (publishers, who upload and share since issue 14), carol (a publisher in
+    no group with them), root (administrator)."""
+    return {name: users.create(name, role="administrator" if name == "root" else "publisher")[0]
             for name in ("alice", "bob", "carol", "root")}
 
 

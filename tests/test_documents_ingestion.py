@@ -16,7 +16,7 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\
 
 @pytest.fixture
 def token(client, users):
-    users.create("alice")
+    users.create("alice", role="publisher")  # viewers no longer upload (issue 14)
     return login(client, "alice")["access_token"]
 
 
@@ -202,7 +202,7 @@ def small_app(make_app):
 
 @pytest.fixture
 def small(small_app, users):
-    users.create("alice")
+    users.create("alice", role="publisher")  # viewers no longer upload (issue 14)
     client = small_app.test_client()
     return client, login(client, "alice")["access_token"]
 

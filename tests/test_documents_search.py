@@ -17,7 +17,8 @@ from documents_support import create_text, make_group
 
 @pytest.fixture
 def people(users):
-    return {name: users.create(name, role="administrator" if name == "root" else "viewer")[0]
+    # Publishers: since issue 14 viewers no longer upload (tests/test_authorization.py).
+    return {name: users.create(name, role="administrator" if name == "root" else "publisher")[0]
             for name in ("alice", "bob", "root")}
 
 

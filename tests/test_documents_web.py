@@ -18,7 +18,8 @@ from keystead.documents.models import Document, DocumentShare
 
 @pytest.fixture
 def people(users):
-    return {name: users.create(name, role="administrator" if name == "root" else "viewer")[0]
+    # Publishers: since issue 14 viewers no longer upload (tests/test_authorization.py).
+    return {name: users.create(name, role="administrator" if name == "root" else "publisher")[0]
             for name in ("alice", "bob", "carol", "root")}
 
 
@@ -96,7 +97,7 @@ def test_a_refused_upload_says_why_beside_the_field_and_stores_nothing(app, brow
 def test_oversized_uploads_are_refused(make_app, users):
     app = make_app({"Documents.MaxBytes": 2000})
     users.app = app
-    users.create("alice")
+    users.create("alice", role="publisher")  # viewers no longer upload (issue 14)
     client = app.test_client()
     AuthActions(client).login("alice")
     r = _upload(client, b"a" * 2001, "big.txt")

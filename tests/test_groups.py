@@ -118,7 +118,7 @@ def test_create_list_get_rename_delete(app, client, admin_h):
     r = client.post(f"{API}/groups", headers=admin_h, json={"name": "Engineering"})
     assert r.status_code == 201
     g = r.get_json()
-    assert set(g) == {"id", "name", "member_count", "created_at"} and g["member_count"] == 0
+    assert set(g) == {"id", "name", "member_count", "roles", "created_at"} and g["member_count"] == 0
     client.post(f"{API}/groups", headers=admin_h, json={"name": "ops"})
     body = client.get(f"{API}/groups", headers=admin_h).get_json()
     assert body["total"] == 2 and [x["name"] for x in body["results"]] == ["Engineering", "ops"]

@@ -50,7 +50,7 @@ def deadline(seconds: float):
 
 @pytest.fixture
 def token(client, users):
-    users.create("alice")
+    users.create("alice", role="publisher")  # viewers no longer upload (issue 14)
     return login(client, "alice")["access_token"]
 
 
@@ -138,7 +138,7 @@ def test_issue12_item7_markdown_with_a_megabyte_of_brackets_is_stored_as_markdow
 def _app_for_alice(make_app, users, settings: dict):
     app = make_app(settings)
     users.app = app
-    users.create("alice")
+    users.create("alice", role="publisher")  # viewers no longer upload (issue 14)
     return app
 
 

@@ -269,7 +269,7 @@ def test_upgrading_a_version_8_database_keeps_everything_and_binds_what_was_issu
     old_app = make_app()
     users = UserFactory(old_app)
     users.create("root", role="administrator")
-    alice, _ = users.create("alice", first_name="Alice")
+    alice, _ = users.create("alice", first_name="Alice", role="publisher")  # she uploads (issue 14)
     bob, _ = users.create("bob")
     dave, _ = users.create("dave", password=None)
     carol, _ = users.create("carol")  # the newest, deleted below: only the audit log remembers her id

@@ -12,7 +12,9 @@ from peewee import IntegrityError, fn
 
 from ..errors import Conflict, Forbidden, ValidationFailed
 from ..initialisation import claim_initialisation, is_initialised, people_and_initialisation, warn_about_lost_accounts
-from ..models import ROLES, User, database, utcnow
+from ..authorization import (ADMINISTRATOR, has_permission, known_roles, require_grant, require_outranks,
+                             roles_problem)
+from ..models import User, database, utcnow
 from ..plugins import hook
 from ..signup import policy as signup_policy
 from ..signup.domains import email_domain_problem
@@ -45,8 +47,8 @@ def _check_new_account(username, email, password, first_name, last_name, role, *
     for field, value in (("first_name", first_name), ("last_name", last_name)):
         if p := name_problem(value):
             problems[field] = p
-    if role not in ROLES:
-        problems["role"] = f"Choose one of {', '.join(ROLES)}."
+    if p := roles_problem([role]) if isinstance(role, str) else "Choose a role.":
+        problems["role"] = p
     if password is not None or password_required:
         p = new_password_problem(password, username=username if isinstance(username, str) else "",
                                  email=clean or "", first_name=first_name if isinstance(first_name, str) else "",
@@ -70,6 +72,7 @@ def create_user(username, email, password=None, *, first_name="", last_name="", 
                                          password_required=False)
     if problems:
         raise ValidationFailed(problems)
+    require_grant(actor, role)  # nobody creates someone holding more than they do
     username = unicodedata.normalize("NFKC", username)
     _refuse_taken(normalise(username), normalise(clean) if clean else None)
     try:
@@ -225,8 +228,9 @@ def self_registration_open() -> bool:
 # ---------------------------------------------------------------- changes
 
 def may_edit_info(actor: User, target: User) -> bool:
-    """UserInfoEditableBy: AdminAndSelf lets people edit their own names and email."""
-    if actor.is_admin:
+    """UserInfoEditableBy: AdminAndSelf lets people edit their own names and email; those
+    who manage people (people.manage) edit anyone's."""
+    if has_permission(actor, "people.manage"):
         return True
     return actor.id == target.id and settings()["Authorization.UserInfoEditableBy"] == "AdminAndSelf"
 
@@ -249,6 +253,7 @@ def update_user_info(actor: User, target: User, *, email=None, first_name=None, 
     the browser asks for web sudo)."""
     if not may_edit_info(actor, target):
         raise Forbidden("Only an administrator can change this information.", code="not_editable")
+    require_outranks(actor, target)
     problems: dict[str, str] = {}
     changes: dict = {}
     for field, value in (("first_name", first_name), ("last_name", last_name)):
@@ -270,7 +275,7 @@ def update_user_info(actor: User, target: User, *, email=None, first_name=None, 
                 elif own_address_change_bound(actor, target) and (p := email_domain_problem(clean)):
                     problems["email"] = p
                 changes.update(email=clean, email_key=normalise(clean), email_verified=False)
-    vouched = bool(email_verified and actor.is_admin
+    vouched = bool(email_verified and has_permission(actor, "people.manage")
                    and ("email_key" in changes or not target.email_verified))
     if vouched:
         changes.update(email_verified=True, email_ever_verified=True)
@@ -300,8 +305,9 @@ def mark_email_verified(actor: User | None, target: User) -> User:
     """An administrator (None: the command line) vouches for the person's current address
     without a link: it counts as verified, so RequireEmailVerification lets them log in.
     Recorded as email_marked_verified. Conflict `no_email` when they have no address."""
-    if actor is not None and not actor.is_admin:
-        raise Forbidden("Only an administrator can mark an address verified.")
+    if actor is not None and not has_permission(actor, "people.manage"):
+        raise Forbidden("Only those who manage people (people.manage) can mark an address verified.")
+    require_outranks(actor, target)
     if not target.email:
         raise Conflict(f"{target.username} has no email address to mark verified.", code="no_email")
     if target.email_verified:
@@ -390,9 +396,9 @@ def _guarded_password_check(user: User, password, field: str) -> None:
 
 
 def _refuse_last_administrator(target: User, action: str) -> None:
-    """At least one unlocked administrator must remain (a locked one cannot log in)."""
-    if target.is_admin and not target.locked and not User.select().where(
-            (User.role == "administrator") & (User.locked == False) & (User.id != target.id)).exists():  # noqa: E712
+    """At least one unlocked administrator (the role) must remain (a locked one cannot log in)."""
+    if target.role == ADMINISTRATOR and not target.locked and not User.select().where(
+            (User.role == ADMINISTRATOR) & (User.locked == False) & (User.id != target.id)).exists():  # noqa: E712
         raise Conflict(f"{target.username} is the last administrator and cannot be {action}; "
                        "make someone else an administrator first.", code="last_administrator")
 
@@ -402,6 +408,7 @@ def delete_user(target: User, actor: User | None = None, *, transfer_to: User | 
     Their documents, those shared with groups included, are deleted with them, unless
     `transfer_to` names another person, who then owns them (shares kept)."""
     from ..documents.models import Document
+    require_outranks(actor, target)
     _refuse_last_administrator(target, "deleted")
     if transfer_to is not None and transfer_to.id == target.id:
         raise ValidationFailed({"transfer_to": "Choose someone other than the person being deleted."})
@@ -432,11 +439,18 @@ def transfer_recipient(value, *, by_id: bool = False, field: str = "transfer_to"
 
 
 def set_role(target: User, role: str, actor: User | None = None) -> User:
-    if role not in ROLES:
-        raise ValidationFailed({"role": f"Choose one of {', '.join(ROLES)}."})
+    """Give `target` the built-in or custom `role`. `actor` (None: the command line) must
+    be able to grant both the new role and the one it replaces (403 naming a permission
+    they lack): nobody hands out, or takes away, more than they hold."""
+    if p := roles_problem([role]) if isinstance(role, str) else "Choose a role.":
+        raise ValidationFailed({"role": p})
     if role == target.role:
         return target
-    if role != "administrator":
+    require_grant(actor, role)
+    if target.role in known_roles():  # a role removed from the configuration grants nothing
+        require_grant(actor, target.role)
+    require_outranks(actor, target)
+    if role != ADMINISTRATOR:
         _refuse_last_administrator(target, "demoted")
     with database.atomic():
         User.update(role=role, session_epoch=User.session_epoch + 1).where(User.id == target.id).execute()
@@ -455,6 +469,7 @@ def set_locked(target: User, locked: bool, actor: User | None = None) -> User:
     locked_out = not locked and bool(lockout_ends_at(target))
     if locked == target.locked and not locked_out:
         return target
+    require_outranks(actor, target)
     if locked:
         _refuse_last_administrator(target, "locked")
     with database.atomic():

@@ -6,9 +6,8 @@ import unicodedata
 
 from peewee import OP, Expression, SqliteDatabase, fn
 
-from ..db import CompiledQuery
 from ..errors import NotFound
-from ..models import Group, Membership, User, database
+from ..models import User, database
 from .rules import normalise
 
 def find_user_by_login(login: str) -> User | None:
@@ -44,15 +43,10 @@ def administrator_count() -> int:
 
 
 def groups_of(user: User) -> list[str]:
-    """Names of the person's groups, in name order (on the /users/me path: compiled)."""
-    return [name for (name,) in _GROUP_NAMES.run(user.id)]
-
-
-_GROUP_NAMES = CompiledQuery(
-    "group_names",
-    lambda user_id: (Group.select(Group.name).join(Membership, on=(Membership.group == Group.id))
-                     .where(Membership.user == user_id).order_by(Group.name_key)),
-    markers=(-737373,))
+    """Names of the person's groups, in name order. On the /users/me path: one compiled
+    query that also reads the groups' roles, kept for the request's permission checks."""
+    from ..authorization.membership import group_names_and_roles
+    return list(group_names_and_roles(user.id)[0])
 
 
 SEARCH_TERMS_MAX = 4

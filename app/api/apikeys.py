@@ -7,7 +7,7 @@ from flask import Blueprint, jsonify
 from ..accounts import get_user
 from ..apikeys import create_api_key_with_password, list_api_keys, revoke_api_key
 from ..models import iso
-from .auth import admin_required, current_api_user, login_required, not_with_api_key
+from .auth import current_api_user, login_required, not_with_api_key, permission_required
 from .jsonbody import fields, json_body
 from .openapi import obj, operation, path_parameter, string
 
@@ -46,13 +46,13 @@ def revoke_key(key_id):
 
 
 @bp.get("/users/<int:id>/api-keys")
-@admin_required
+@permission_required("keys.manage_all")
 def list_person_keys(id):
     return jsonify(results=[key_json(k) for k in list_api_keys(get_user(id))])
 
 
 @bp.delete("/users/<int:id>/api-keys/<key_id>")
-@admin_required
+@permission_required("keys.manage_all")
 def revoke_person_key(id, key_id):
     revoke_api_key(get_user(id), key_id, actor=current_api_user())
     return "", 204
@@ -89,13 +89,13 @@ OPENAPI_PATHS: dict = {
     "/api/v1/users/{id}/api-keys": {
         "get": operation("List a person's API keys (without the keys)", tag="api-keys",
                          operation_id="listPersonApiKeys", parameters=[_USER_ID],
-                         description="Administrators only.",
+                         description="Needs `keys.manage_all`.",
                          responses={200: ("Their keys", _KEYS)}, errors=(403, 404)),
     },
     "/api/v1/users/{id}/api-keys/{key_id}": {
         "delete": operation("Revoke a person's API key", tag="api-keys", operation_id="revokePersonApiKey",
                             parameters=[_USER_ID, _KEY_ID],
-                            description="Administrators only. Programs using the key can no longer "
+                            description="Needs `keys.manage_all`. Programs using the key can no longer "
                                         "call the API.",
                             responses={204: ("Revoked", None)}, errors=(403, 404)),
     },

@@ -1,11 +1,11 @@
-"""GET /api/v1/audit: the audit log for administrators."""
+"""GET /api/v1/audit: the audit log, for holders of audit.read."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
 from ..audit import service
 from ..errors import ValidationFailed
-from .auth import admin_required
+from .auth import permission_required
 from .openapi import obj, operation, query_parameter
 
 bp = Blueprint("api_audit", __name__)
@@ -36,7 +36,7 @@ def _paging() -> tuple[int, int]:
 
 
 @bp.get("/audit")
-@admin_required
+@permission_required("audit.read")
 def audit():
     page, per_page = _paging()
     args = request.args
@@ -49,6 +49,7 @@ def audit():
 OPENAPI_PATHS: dict = {
     "/api/v1/audit": {"get": operation(
         "The audit log, newest first", tag="audit", errors=(403, 422),
+        description="Needs `audit.read`.",
         parameters=[query_parameter("actor", "Username of who acted (case-insensitive, any script)"),
                     query_parameter("person", "Username of who acted or was acted on "
                                     "(case-insensitive, any script)"),

@@ -107,18 +107,6 @@ def login_required(view):
     return wrapped
 
 
-def admin_required(view):
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        user = current_api_user()
-        if user is None:
-            raise AuthenticationRequired()
-        if not user.is_admin:
-            raise Forbidden("This needs an administrator.")
-        return view(*args, **kwargs)
-    return wrapped
-
-
 def permission_required(permission: str):
     """A route for callers holding `permission`: 401 without credentials, 403 `forbidden`
     naming the permission otherwise (app/authorization)."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from .. import accounts, groups
-from ..models import Group, iso
-from .auth import admin_required, current_api_user, login_required
+from ..authorization.group_roles import roles_of_group, roles_of_groups, set_group_roles
+from ..models import Group, database, iso
+from .auth import current_api_user, login_required, permission_required
 from .jsonbody import fields, json_body
 from .openapi import obj, operation, path_parameter, query_parameter, ref, string
 from .users import PER_PAGE_MAX, paging, users_json
@@ -14,8 +15,10 @@ from .users import PER_PAGE_MAX, paging, users_json
 bp = Blueprint("api_groups", __name__)
 
 
-def group_json(group: Group, member_count: int) -> dict:
+def group_json(group: Group, member_count: int, roles: list[str] | None = None) -> dict:
+    """The OpenAPI `Group` schema; `roles` saves a query when the caller has them."""
     return {"id": group.id, "name": group.name, "member_count": member_count,
+            "roles": roles_of_group(group) if roles is None else roles,
             "created_at": iso(group.created_at)}
 
 
@@ -24,16 +27,17 @@ def group_json(group: Group, member_count: int) -> dict:
 def list_groups():
     page, per_page = paging()
     rows, total = groups.list_groups(request.args.get("q", "")[:200], page, per_page)
-    return jsonify(results=[group_json(g, n) for g, n in rows], total=total, page=page,
+    roles = roles_of_groups([g.id for g, _ in rows])
+    return jsonify(results=[group_json(g, n, roles[g.id]) for g, n in rows], total=total, page=page,
                    per_page=per_page)
 
 
 @bp.post("/groups")
-@admin_required
+@permission_required("groups.manage")
 def create_group():
     values = fields(json_body(), required=("name",))
     group = groups.create_group(values["name"], actor=current_api_user())
-    return jsonify(group_json(group, 0)), 201
+    return jsonify(group_json(group, 0, [])), 201
 
 
 @bp.get("/groups/<int:id>")
@@ -44,23 +48,32 @@ def get_group(id):
 
 
 @bp.patch("/groups/<int:id>")
-@admin_required
-def rename_group(id):
+@permission_required("groups.manage")
+def update_group(id):
     group = groups.get_group(id)
-    values = fields(json_body(), required=("name",))
-    group = groups.rename_group(group, values["name"], actor=current_api_user())
+    data = json_body()
+    # `roles` is a list, read by clean_roles; fields() reads the strings. Without roles,
+    # a name is what the request is for.
+    name = ("name",)
+    values = fields({k: v for k, v in data.items() if k != "roles"},
+                    required=() if "roles" in data else name, optional=name if "roles" in data else ())
+    with database.atomic():  # all change or none
+        if "roles" in data:
+            set_group_roles(group, data["roles"], actor=current_api_user())
+        if "name" in values:
+            group = groups.rename_group(group, values["name"], actor=current_api_user())
     return jsonify(group_json(group, groups.member_count(group)))
 
 
 @bp.delete("/groups/<int:id>")
-@admin_required
+@permission_required("groups.manage")
 def delete_group(id):
     groups.delete_group(groups.get_group(id), actor=current_api_user())
     return "", 204
 
 
 @bp.get("/groups/<int:id>/members")
-@admin_required
+@permission_required("groups.manage")
 def list_members(id):
     group = groups.get_group(id)
     page, per_page = paging()
@@ -69,7 +82,7 @@ def list_members(id):
 
 
 @bp.put("/groups/<int:id>/members/<int:user_id>")
-@admin_required
+@permission_required("groups.manage")
 def add_member(id, user_id):
     group = groups.get_group(id)
     groups.add_member(group, accounts.get_user(user_id), actor=current_api_user())
@@ -77,7 +90,7 @@ def add_member(id, user_id):
 
 
 @bp.delete("/groups/<int:id>/members/<int:user_id>")
-@admin_required
+@permission_required("groups.manage")
 def remove_member(id, user_id):
     group = groups.get_group(id)
     groups.remove_member(group, accounts.get_user(user_id), actor=current_api_user())
@@ -94,9 +107,11 @@ _PAGING = [query_parameter("page", "Page number, from 1 (default 1).", {"type": 
 _NAME = obj(("name",), name=string("1 to 100 characters; unique, compared case-insensitively."))
 
 OPENAPI_SCHEMAS: dict = {
-    "Group": obj(("id", "name", "member_count", "created_at"),
+    "Group": obj(("id", "name", "member_count", "roles", "created_at"),
                  id={"type": "integer"}, name={"type": "string"},
                  member_count={"type": "integer"},
+                 roles={"type": "array", "items": {"type": "string"},
+                        "description": "Roles every member holds while a member."},
                  created_at={"type": "string", "format": "date-time"}),
     "GroupPage": obj(("results", "total", "page", "per_page"),
                      results={"type": "array", "items": ref("Group")}, total={"type": "integer"},
@@ -112,7 +127,7 @@ OPENAPI_PATHS: dict = {
             responses={200: ("A page of groups.", ref("GroupPage"))}, errors=(422,)),
         "post": operation(
             "Create a group", tag="groups", operation_id="createGroup",
-            description="Administrators only. 409 `taken` when the name is in use (compared "
+            description="Needs `groups.manage`. 409 `taken` when the name is in use (compared "
                         "case-insensitively).",
             request=_NAME, responses={201: ("The new group.", ref("Group"))}, errors=(403, 409)),
     },
@@ -120,32 +135,39 @@ OPENAPI_PATHS: dict = {
         "get": operation("A group", tag="groups", operation_id="getGroup", parameters=[_GROUP_ID],
                          description="Any signed-in person.",
                          responses={200: ("The group.", ref("Group"))}, errors=(404,)),
-        "patch": operation("Rename a group", tag="groups", operation_id="renameGroup",
-                           parameters=[_GROUP_ID], description="Administrators only.",
-                           request=_NAME, responses={200: ("The renamed group.", ref("Group"))},
-                           errors=(403, 404, 409)),
+        "patch": operation(
+            "Rename a group or set its roles", tag="groups", operation_id="updateGroup",
+            parameters=[_GROUP_ID],
+            description="Needs `groups.manage`. `roles` replaces the group's roles (built-in or "
+                        "custom role names); every member holds them while a member. Each role "
+                        "added or taken away must be one the caller could grant: 403 `forbidden` "
+                        "naming a permission it carries that the caller lacks. 422 on `roles` "
+                        "for an unknown role. All change or none.",
+            request=obj((), name=string("1 to 100 characters; unique, compared case-insensitively."),
+                        roles={"type": "array", "items": {"type": "string"}}),
+            responses={200: ("The changed group.", ref("Group"))}, errors=(403, 404, 409, 422)),
         "delete": operation("Delete a group", tag="groups", operation_id="deleteGroup",
                             parameters=[_GROUP_ID],
-                            description="Administrators only. Its memberships go with it; the "
+                            description="Needs `groups.manage`. Its memberships go with it; the "
                                         "people stay.",
                             responses={204: ("Deleted.", None)}, errors=(403, 404)),
     },
     "/api/v1/groups/{id}/members": {
         "get": operation(
             "A group's members", tag="groups", operation_id="listGroupMembers",
-            parameters=[_GROUP_ID, *_PAGING], description="Administrators only. Ordered by username.",
+            parameters=[_GROUP_ID, *_PAGING], description="Needs `groups.manage`. Ordered by username.",
             responses={200: ("A page of members.", ref("UserPage"))}, errors=(403, 404, 422)),
     },
     "/api/v1/groups/{id}/members/{user_id}": {
         "put": operation(
             "Add a member", tag="groups", operation_id="addGroupMember",
             parameters=[_GROUP_ID, _USER_ID],
-            description="Administrators only. Adding a member twice changes nothing.",
+            description="Needs `groups.manage`. Adding a member twice changes nothing.",
             responses={204: ("The person is a member.", None)}, errors=(403, 404)),
         "delete": operation(
             "Remove a member", tag="groups", operation_id="removeGroupMember",
             parameters=[_GROUP_ID, _USER_ID],
-            description="Administrators only. 404 `not_a_member` when the person is not a member.",
+            description="Needs `groups.manage`. 404 `not_a_member` when the person is not a member.",
             responses={204: ("Removed.", None)}, errors=(403, 404)),
     },
 }

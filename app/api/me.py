@@ -5,6 +5,7 @@ from flask import Blueprint, jsonify
 
 from .. import recovery
 from ..accounts import change_password, delete_own_account, update_own_info
+from ..authorization import permissions_of
 from ..userfields.service import check_profile, update_profile
 from .auth import current_api_user, current_token, login_required, not_with_api_key, refuse_api_key
 from .jsonbody import fields, json_body
@@ -17,7 +18,11 @@ bp = Blueprint("api_me", __name__)
 @bp.get("/users/me")
 @login_required
 def me():
-    return jsonify(user_json(current_api_user()))
+    user = current_api_user()
+    # groups first: the one query that reads them also reads the roles they carry
+    body = user_json(user)
+    body["permissions"] = sorted(permissions_of(user))
+    return jsonify(body)
 
 
 @bp.patch("/users/me")
@@ -64,7 +69,12 @@ def delete_me():
 OPENAPI_PATHS: dict = {
     "/api/v1/users/me": {
         "get": operation("The caller's account", tag="me", operation_id="getMe",
-                         responses={200: ("The account.", ref("User"))}),
+                         description="With `permissions`: every permission the caller holds, "
+                                     "from their role, the roles of their groups and plugins.",
+                         responses={200: ("The account.", {"allOf": [ref("User"), obj(
+                             ("permissions",), permissions={
+                                 "type": "array", "items": {"type": "string"},
+                                 "description": "Sorted permission names, e.g. documents.read."})]})}),
         "patch": operation(
             "Change the caller's email and names", tag="me", operation_id="updateMe",
             description="Allowed while Authorization.UserInfoEditableBy is AdminAndSelf (403 "

@@ -66,7 +66,8 @@ SCHEMAS: dict = {
             "email": {"type": ["string", "null"], "format": "email"},
             "first_name": {"type": "string"},
             "last_name": {"type": "string"},
-            "role": {"type": "string", "enum": ["viewer", "publisher", "administrator"]},
+            "role": {"type": "string", "description": "viewer, publisher, administrator or a "
+                     "custom role of Authorization.Roles."},
             "locked": {"type": "boolean"},
             "email_verified": {"type": "boolean"},
             "created_at": {"type": "string", "format": "date-time"},

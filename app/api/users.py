@@ -7,10 +7,11 @@ from flask import Blueprint, jsonify, request
 from .. import accounts, groups, recovery, totp
 from ..errors import Conflict, ValidationFailed
 from ..links import LIFETIMES
-from ..models import ROLES, User, database
+from ..authorization import require_outranks
+from ..models import User, database
 from ..signup import approval
 from ..userfields.service import check_profile, create_with_fields, update_profile
-from .auth import admin_required, current_api_user, login_required
+from .auth import current_api_user, login_required, permission_required
 from .jsonbody import fields, json_body
 from .openapi import obj, operation, path_parameter, query_parameter, ref, string
 from .serialize import user_json
@@ -58,7 +59,7 @@ def list_users():
 
 
 @bp.post("/users")
-@admin_required
+@permission_required("people.manage")
 def create_user():
     data = json_body()
     values = fields(data, required=("username",),
@@ -77,13 +78,13 @@ def create_user():
 
 
 @bp.get("/users/<int:id>")
-@admin_required
+@permission_required("people.read")
 def get_user(id):
     return jsonify(user_json(accounts.get_user(id)))
 
 
 @bp.patch("/users/<int:id>")
-@admin_required
+@permission_required("people.manage")
 def update_user(id):
     actor = current_api_user()
     target = accounts.get_user(id)
@@ -91,8 +92,6 @@ def update_user(id):
                     booleans=("locked", "email_verified"), objects=("fields", "metadata"))
     profile = {k: values[k] for k in ("fields", "metadata") if k in values}
     check_profile(actor, target, **profile)
-    if "role" in values and values["role"] not in ROLES:
-        raise ValidationFailed({"role": f"Choose one of {', '.join(ROLES)}."})
     if values.get("email_verified") is False:
         raise ValidationFailed({"email_verified": "Only true is accepted: it marks the address verified."})
     if target.id == actor.id and accounts.email_would_change(target, values.get("email")):
@@ -129,7 +128,7 @@ def _refuse_taken_email(email: str, target: User) -> None:
 
 
 @bp.delete("/users/<int:id>")
-@admin_required
+@permission_required("people.manage")
 def delete_user(id):
     target = accounts.get_user(id)
     recipient = accounts.transfer_recipient(request.args.get("transfer_to"), by_id=True)
@@ -138,25 +137,30 @@ def delete_user(id):
 
 
 @bp.post("/users/<int:id>/reset-link")
-@admin_required
+@permission_required("people.manage")
 def reset_link(id):
     target = accounts.get_user(id)
+    require_outranks(current_api_user(), target)  # a link to their account is their account
     require_local_password(target)
     url, sent = recovery.send_reset_email(target)
     return jsonify(reset_url=url, expires_in=3600, sent=sent)
 
 
 @bp.post("/users/<int:id>/verification-link")
-@admin_required
+@permission_required("people.manage")
 def verification_link(id):
-    url, sent = recovery.make_verification_link(accounts.get_user(id))
+    target = accounts.get_user(id)
+    require_outranks(current_api_user(), target)
+    url, sent = recovery.make_verification_link(target)
     return jsonify(verification_url=url, expires_in=LIFETIMES["verify"], sent=sent)
 
 
 @bp.delete("/users/<int:id>/totp")
-@admin_required
+@permission_required("people.manage")
 def reset_two_factor(id):
-    totp.reset_by_administrator(accounts.get_user(id), actor=current_api_user())
+    target = accounts.get_user(id)
+    require_outranks(current_api_user(), target)
+    totp.reset_by_administrator(target, actor=current_api_user())
     return "", 204
 
 
@@ -175,7 +179,9 @@ _USER_ID = path_parameter("id", "The person's id.")
 _PAGING = [query_parameter("page", "Page number, from 1 (default 1).", {"type": "integer", "minimum": 1}),
            query_parameter("per_page", "People per page, 1 to 100 (default 50).",
                            {"type": "integer", "minimum": 1, "maximum": PER_PAGE_MAX})]
-_ROLE = string("viewer, publisher or administrator.", enum=list(ROLES))
+_ROLE = string("viewer, publisher, administrator or a custom role of Authorization.Roles (422 "
+               "otherwise); one the caller could grant (403 `forbidden` naming a permission it "
+               "carries that the caller lacks).")
 
 OPENAPI_SCHEMAS: dict = {
     "UserPage": obj(("results", "total", "page", "per_page"),
@@ -200,7 +206,7 @@ OPENAPI_PATHS: dict = {
             responses={200: ("A page of people.", ref("UserPage"))}, errors=(403, 422)),
         "post": operation(
             "Create a person", tag="users", operation_id="createUser",
-            description="Administrators only. Without `password` the person gets a confirmation "
+            description="Needs `people.manage`. Without `password` the person gets a confirmation "
                         "link (valid 7 days, single use) to set one: it is returned as "
                         "`confirmation_url`, and mailed when Email is configured "
                         "(`confirmation_sent`). 409 `taken` when the username or email is in use. "
@@ -216,10 +222,11 @@ OPENAPI_PATHS: dict = {
     },
     "/api/v1/users/{id}": {
         "get": operation("A person", tag="users", operation_id="getUser", parameters=[_USER_ID],
+                         description="Needs `people.read`.",
                          responses={200: ("The person.", ref("User"))}, errors=(403, 404)),
         "patch": operation(
             "Change a person", tag="users", operation_id="updateUser", parameters=[_USER_ID],
-            description="Administrators only. Fields left out stay as they are; all change or "
+            description="Needs `people.manage`, and every permission the person holds (403 `forbidden` otherwise). Fields left out stay as they are; all change or "
                         "none. Locking ends the person's sessions and revokes their tokens and "
                         "API keys at once (unlocking does not bring the keys back); `locked: "
                         "false` also ends a lockout after failed logins. 409 "
@@ -239,7 +246,7 @@ OPENAPI_PATHS: dict = {
             responses={200: ("The changed person.", ref("User"))}, errors=(403, 404, 409, 423)),
         "delete": operation(
             "Delete a person", tag="users", operation_id="deleteUser",
-            description="Administrators only. Their memberships, tokens and links go with them, "
+            description="Needs `people.manage`, and every permission the person holds. Their memberships, tokens and links go with them, "
                         "and so do their documents, those shared with groups included, unless "
                         "`transfer_to` names another person, who then owns them (still shared "
                         "with the same groups). 422 naming `transfer_to` when there is no such "
@@ -254,7 +261,7 @@ OPENAPI_PATHS: dict = {
         "post": operation(
             "Make a password reset link", tag="users", operation_id="makeResetLink",
             parameters=[_USER_ID],
-            description="Administrators only. A fresh single-use link (valid 1 hour; earlier "
+            description="Needs `people.manage`, and every permission the person holds. A fresh single-use link (valid 1 hour; earlier "
                         "unused ones end), mailed when Email is configured (`sent`). Give it "
                         "to the person; do not open it yourself.",
             responses={200: ("The link.", obj(("reset_url", "expires_in", "sent"),
@@ -267,7 +274,7 @@ OPENAPI_PATHS: dict = {
         "post": operation(
             "Make an email verification link", tag="users", operation_id="makeVerificationLink",
             parameters=[_USER_ID],
-            description="Administrators only, for a person whose address is not verified (when "
+            description="Needs `people.manage` (and every permission the person holds), for a person whose address is not verified (when "
                         "no mail is configured, say, so the link the sign-up mailed never "
                         "arrived): a fresh single-use link (valid 24 hours; earlier unused ones "
                         "end), mailed too when Email is configured (`sent`). Give it to the "
@@ -284,7 +291,7 @@ OPENAPI_PATHS: dict = {
         "delete": operation(
             "Reset a person's two-factor authentication", tag="users", operation_id="resetTwoFactor",
             parameters=[_USER_ID],
-            description="Administrators only, for a person who lost their device: their TOTP "
+            description="Needs `people.manage` (and every permission the person holds), for a person who lost their device: their TOTP "
                         "set-up and recovery codes are removed; they log in with their password "
                         "alone until they set it up again.",
             responses={204: ("Reset.", None)}, errors=(403, 404)),

@@ -45,9 +45,21 @@ class PermissionDenied(Forbidden):
         self.permission = permission
 
 
+ADMINISTRATOR = "administrator"
+_ALL_CORE = frozenset(PERMISSIONS)
+_PERMISSIONS_CACHE = "keystead_permissions"
+
+
 def _custom_roles() -> dict:
     from flask import current_app
     return current_app.extensions["keystead.settings"]["Authorization.Roles"]
+
+
+def known_permissions() -> tuple[str, ...]:
+    """Every valid permission name: the core's, then those plugins define
+    (keystead_permissions with user=None, asked once at start-up)."""
+    from flask import current_app
+    return current_app.extensions.get("keystead.permissions", PERMISSIONS)
 
 
 def known_roles() -> list[str]:
@@ -55,28 +67,121 @@ def known_roles() -> list[str]:
     return list(BUILTIN_ROLES) + [name for name in _custom_roles() if name not in BUILTIN_ROLES]
 
 
+def role_title(role: str) -> str:
+    """How pages name a role: a custom role's `title`, else the name capitalised."""
+    custom = _custom_roles().get(role) if role not in BUILTIN_ROLES else None
+    return custom["title"] if custom and custom.get("title") != role else role.capitalize()
+
+
 def role_permissions(role: str) -> frozenset[str]:
-    """What one role carries (an unknown role carries nothing)."""
+    """What one role carries (an unknown role carries nothing; an administrator every
+    permission, those plugins define included)."""
+    if role == ADMINISTRATOR:
+        from flask import current_app
+        return current_app.extensions.get("keystead.all_permissions", _ALL_CORE)
     if role in BUILTIN_ROLES:
         return BUILTIN_ROLES[role]
     return frozenset(_custom_roles().get(role, {}).get("permissions", ()))
 
 
+def roles_problem(roles) -> str | None:
+    """Why `roles` (names) cannot be assigned, or None."""
+    known = known_roles()
+    unknown = [r for r in roles if r not in known]
+    if unknown:
+        return f"Unknown role {unknown[0]!r}: choose from {', '.join(known)}."
+    return None
+
+
 def permissions_of(user) -> frozenset[str]:
-    """Every permission `user` holds (an empty set for nobody)."""
+    """Every permission `user` holds (an empty set for nobody, or a locked person): those
+    of their role, of the roles of their groups, and those plugins add
+    (keystead_permissions). Worked out once per request and person."""
     if user is None or getattr(user, "locked", False):
         return frozenset()
-    return role_permissions(user.role)
+    from flask import has_request_context, request
+    cache = None
+    if has_request_context():
+        cache = getattr(request, _PERMISSIONS_CACHE, None)
+        if cache is None:
+            cache = {}
+            setattr(request, _PERMISSIONS_CACHE, cache)
+        key = (user.id, user.role)
+        if key in cache:
+            return cache[key]
+    held = set(role_permissions(user.role))
+    if user.id is not None:
+        from .membership import group_names_and_roles
+        for role in group_names_and_roles(user.id)[1]:
+            held |= role_permissions(role)
+    from ..plugins import hook
+    for added in hook().keystead_permissions(user=user):
+        if isinstance(added, str):
+            held.add(added)
+        elif added:
+            held.update(p for p in added if isinstance(p, str))
+    found = frozenset(held)
+    if cache is not None:
+        cache[(user.id, user.role)] = found
+    return found
 
 
 def can_grant(actor, role: str) -> bool:
     """Whether `actor` may hand `role` to someone (a person, a group or an invitation):
-    nobody grants a permission they lack."""
-    return role in known_roles() and role_permissions(role) <= permissions_of(actor)
+    nobody grants a permission they lack. `actor` None is the command line, which may."""
+    if role not in known_roles():
+        return False
+    return actor is None or role_permissions(role) <= permissions_of(actor)
+
+
+def require_grant(actor, role: str) -> None:
+    """PermissionDenied naming the first permission of `role` that `actor` lacks (a role no
+    longer configured carries nothing: anyone may take it away)."""
+    if actor is None or role not in known_roles() or can_grant(actor, role):
+        return
+    missing = sorted(role_permissions(role) - permissions_of(actor))
+    raise PermissionDenied(missing[0] if missing else role,
+                           f"You cannot grant the role {role}: it carries {', '.join(missing[:3])}, "
+                           "which you do not hold.")
+
+
+def require_outranks(actor, target) -> None:
+    """PermissionDenied unless `actor` holds every (known) permission `target` holds: a
+    person who manages people may not change someone who can do more than they can (send
+    them a reset link, lock them, change their role). `actor` None is the command line."""
+    if actor is None or actor.id == target.id:
+        return
+    missing = (permissions_of(target) - permissions_of(actor)) & set(known_permissions())
+    if missing:
+        raise PermissionDenied(sorted(missing)[0],
+                               f"You cannot change {target.username}: they hold permissions you do "
+                               f"not ({', '.join(sorted(missing)[:3])}).")
+
+
+def authorize(user, permission: str, resource) -> bool | None:
+    """What plugins say about `user` using `permission` on `resource`
+    (keystead_authorize): False when any refuses, else True when any allows, else None."""
+    from ..plugins import hook
+    verdicts = hook().keystead_authorize(user=user, permission=permission, resource=resource)
+    if any(v is False for v in verdicts):
+        return False
+    if any(v is True for v in verdicts):
+        return True
+    return None
 
 
 def has_permission(user, permission: str, resource=None) -> bool:
-    """Whether `user` holds `permission` (for `resource`, when one is given)."""
+    """Whether `user` holds `permission` (for `resource`, when one is given: plugins may
+    refuse or allow it there, app/hookspecs.py keystead_authorize)."""
+    if user is None or getattr(user, "locked", False):
+        return False
+    if resource is not None:
+        verdict = authorize(user, permission, resource)
+        if verdict is not None:
+            return verdict
+    # The role alone answers most checks, without asking for the person's groups.
+    if permission in role_permissions(user.role):
+        return True
     return permission in permissions_of(user)
 
 

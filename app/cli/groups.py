@@ -108,6 +108,29 @@ def groups_remove(group, people):
             click.echo(f"{user.username} is no longer a member of {g.name}.")
 
 
+@groups.command("roles")
+@click.argument("group")
+@click.argument("roles", nargs=-1)
+@click.option("--none", "clear", is_flag=True, help="Take every role away from the group.")
+@with_appcontext
+def groups_roles(group, roles, clear):
+    """Show a group's roles, or set them (replacing the old ones): every member holds them
+    while a member. Roles are built-in (viewer, publisher, administrator) or custom
+    (Authorization.Roles)."""
+    from ..authorization.group_roles import roles_of_group, set_group_roles
+    with db_session():
+        g = _group_arg(group)
+        if roles and clear:
+            raise click.UsageError("give roles or --none, not both")
+        if roles or clear:
+            try:
+                set_group_roles(g, list(roles))
+            except ServiceError as e:
+                fail(e)
+        current = roles_of_group(g)
+        click.echo(f"{g.name}: {', '.join(current) if current else 'no roles'}.")
+
+
 @groups.command("rename")
 @click.argument("group")
 @click.argument("new_name")

@@ -11,7 +11,6 @@ import click
 from flask.cli import with_appcontext
 
 from ..errors import ServiceError
-from ..models import ROLES
 from .common import db_session, fail
 
 IMPORT_COLUMNS = ("username", "email", "first_name", "last_name", "role", "password")
@@ -27,7 +26,8 @@ def users():
 @click.option("--email", help="Email address.")
 @click.option("--password", help="Password (prompted for when --prompt is given).")
 @click.option("--prompt", is_flag=True, help="Ask for the password without echoing it.")
-@click.option("--role", default="viewer", show_default=True, type=click.Choice(ROLES))
+@click.option("--role", default="viewer", show_default=True,
+              help="viewer, publisher, administrator or a custom role of Authorization.Roles.")
 @click.option("--first-name", default="")
 @click.option("--last-name", default="")
 @with_appcontext
@@ -35,6 +35,7 @@ def users_create(username, email, password, prompt, role, first_name, last_name)
     """Create a person (without a password: a confirmation link is printed, and mailed when
     Email is configured)."""
     from ..recovery import create_person
+    _check_role(role, "--role")
     if prompt:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with db_session():
@@ -170,12 +171,20 @@ def users_set_password(username, prompt):
 
 @users.command("set-role")
 @click.argument("username")
-@click.argument("role", type=click.Choice(ROLES))
+@click.argument("role")
 @with_appcontext
 def users_set_role(username, role):
-    """Change a person's role."""
+    """Change a person's role (built-in or custom: Authorization.Roles)."""
     from ..accounts import set_role
+    _check_role(role, "ROLE")
     _change(username, lambda user: set_role(user, role), "{0.username} is now {0.role}.")
+
+
+def _check_role(role: str, hint: str) -> None:
+    """A usage error (exit 2) for a role that is neither built in nor in Authorization.Roles."""
+    from ..authorization import roles_problem
+    if problem := roles_problem([role]):
+        raise click.BadParameter(problem, param_hint=hint)
 
 
 @users.command("lock")

@@ -1,8 +1,12 @@
 """Who may do what with a document: the one place the rules are written.
 
-- Read (list, open, search): the owner; every member of a group the document is shared
-  with, for as long as both the membership and the share last; every administrator.
-- Change (delete, share, unshare): the owner and administrators only.
+- Read (list, open, search), with the permission documents.read: the owner; every member
+  of a group the document is shared with, for as long as both the membership and the
+  share last; with documents.read_all, everyone's.
+- Change (delete, share, unshare): the owner, and those who may also delete the owner with
+  their documents (people.manage).
+- Plugins decide per document on top (keystead_authorize with the document as resource):
+  any refusal hides it (404), a grant without refusal lets the person read it.
 
 Each rule is a condition in the query itself, never a check after loading, so leaving a
 group, removing a share or deleting a person ends access on the very next request, and
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 from peewee import Expression
 
+from ..authorization import authorize, has_permission
 from ..errors import NotFound
 from ..models import Membership, User
 from .models import Document, DocumentShare
@@ -32,8 +37,10 @@ def shared_with(user: User):
 
 
 def readable(user: User) -> Expression | bool:
-    """The condition on Document that `user` may read it."""
-    if user.is_admin:
+    """The condition on Document that `user` may read it (before plugins' say)."""
+    if not has_permission(user, "documents.read"):
+        return False
+    if has_permission(user, "documents.read_all"):
         return True
     return (Document.owner == user.id) | (Document.id.in_(shared_with(user)))
 
@@ -45,7 +52,9 @@ def readable_sql(user: User, param: str, alias: str = "d", postgres: bool = Fals
     planner fetches those rows by primary key and tests only them against the search:
     otherwise it tests the (TOASTed, costly to read) tsvector of every row before the
     cheap ownership check."""
-    if user.is_admin:
+    if not has_permission(user, "documents.read"):
+        return "1 = 0", []
+    if has_permission(user, "documents.read_all"):
         return "1 = 1", []
     shared = ("SELECT s.document_id FROM document_share s "
               f"JOIN membership m ON m.group_id = s.group_id WHERE m.user_id = {param}")
@@ -56,7 +65,26 @@ def readable_sql(user: User, param: str, alias: str = "d", postgres: bool = Fals
 
 
 def may_change(user: User, document: Document) -> bool:
-    return user.is_admin or document.owner_id == user.id
+    """The owner, or someone who may delete the owner with their documents."""
+    return document.owner_id == user.id or has_permission(user, "people.manage")
+
+
+def plugins_decide() -> bool:
+    """Whether any plugin implements keystead_authorize (else nothing is asked per document)."""
+    from ..plugins import plugin_manager
+    return bool(plugin_manager().hook.keystead_authorize.get_hookimpls())
+
+
+def may_read(user: User, document: Document) -> bool:
+    """Plugins' say on a document the rules above let `user` read (their refusal hides it)."""
+    return not plugins_decide() or has_permission(user, "documents.read", document)
+
+
+def visible(user: User, documents: list) -> list:
+    """The documents of a page (a list, search hits' documents) that plugins do not hide."""
+    if not plugins_decide():
+        return documents
+    return [d for d in documents if has_permission(user, "documents.read", d)]
 
 
 def _document_id(document_id) -> int:
@@ -68,12 +96,18 @@ def _document_id(document_id) -> int:
 
 
 def get_readable(user: User, document_id) -> Document:
-    """The document if `user` may read it, else NotFound (whether or not it exists)."""
-    doc = (Document.select(Document, User.id, User.username).join(User)
-           .where((Document.id == _document_id(document_id)) & readable(user)).first())
-    if doc is None:
-        raise NotFound("No such document.")
-    return doc
+    """The document if `user` may read it, else NotFound (whether or not it exists). A
+    plugin may refuse one the rules allow, or allow one they do not (keystead_authorize)."""
+    query = (Document.select(Document, User.id, User.username).join(User)
+             .where(Document.id == _document_id(document_id)))
+    doc = query.where(readable(user)).first()
+    if doc is not None and may_read(user, doc):
+        return doc
+    if doc is None and plugins_decide():
+        doc = query.first()
+        if doc is not None and authorize(user, "documents.read", doc) is True:
+            return doc
+    raise NotFound("No such document.")
 
 
 def get_changeable(user: User, document_id) -> Document:

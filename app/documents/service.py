@@ -6,6 +6,7 @@ from flask import current_app
 from peewee import IntegrityError, fn
 
 from .. import groups as groups_service
+from ..authorization import has_permission, require_permission
 from ..errors import Forbidden, ValidationFailed
 from ..models import Group, Membership, User, database
 from ..plugins import hook
@@ -49,7 +50,8 @@ def upload_document(owner: User, data: bytes, *, filename: str | None = None,
                     declared_type: str | None = None, title: str | None = None) -> Document:
     """Store an uploaded file (text, Markdown, HTML or PDF) as `owner`'s document, or raise
     the ServiceError that says why not (nothing is stored then). Reading a PDF is bounded
-    by Documents.PdfMaxPages and Documents.PdfTimeLimit."""
+    by Documents.PdfMaxPages and Documents.PdfTimeLimit. Needs documents.create (403)."""
+    require_permission(owner, "documents.create")
     settings = _settings()
     return _store(owner, ingest(data, max_bytes=settings["Documents.MaxBytes"],
                                 pdf_max_pages=settings["Documents.PdfMaxPages"],
@@ -62,6 +64,7 @@ TEXT_TYPES = (TEXT, MARKDOWN, HTML)
 
 def create_text_document(owner: User, title, content, content_type=None) -> Document:
     """A document from text sent as JSON: {title, content, content_type?}."""
+    require_permission(owner, "documents.create")  # before the fields: a viewer learns why at once
     problems = {}
     if not isinstance(title, str) or not title.strip():
         problems["title"] = "Enter a title."
@@ -92,14 +95,15 @@ def get_document(user: User, document_id) -> Document:
 def list_documents(user: User, scope: str = "own", page: int = 1,
                    per_page: int = 50) -> tuple[list[Document], int]:
     """A page of documents, newest first, without their text: `own`, `shared` (with one of
-    the user's groups, not their own) or `all` (administrators only)."""
+    the user's groups, not their own) or `all` (documents.read_all). Needs documents.read;
+    plugins may hide documents of the page (keystead_authorize; `total` counts before)."""
+    require_permission(user, "documents.read")
     if scope == "own":
         where = Document.owner == user.id
     elif scope == "shared":
         where = (Document.owner != user.id) & Document.id.in_(access.shared_with(user))
     elif scope == "all":
-        if not user.is_admin:
-            raise Forbidden("Only administrators can list everyone's documents.")
+        require_permission(user, "documents.read_all")
         where = True
     else:
         raise ValidationFailed({"scope": "One of " + ", ".join(SCOPES) + "."})
@@ -107,7 +111,7 @@ def list_documents(user: User, scope: str = "own", page: int = 1,
     query = (Document.select(*fields, User.id, User.username).join(User).where(where)
              .order_by(Document.created_at.desc(), Document.id.desc()))
     total = Document.select(fn.COUNT(Document.id)).where(where).scalar()
-    return list(query.paginate(page, per_page)), total
+    return access.visible(user, list(query.paginate(page, per_page))), total
 
 
 def delete_document(user: User, document_id) -> None:
@@ -133,8 +137,11 @@ def document_groups(document: Document) -> list[Group]:
 
 
 def shareable_groups(user: User) -> list[Group]:
-    """The groups `user` may share with: their own; every group for an administrator."""
-    if user.is_admin:
+    """The groups `user` may share with: their own; every group for those who manage
+    groups (groups.manage); none without documents.share."""
+    if not has_permission(user, "documents.share"):
+        return []
+    if has_permission(user, "groups.manage"):
         return list(Group.select().order_by(Group.name_key))
     return list(Group.select().join(Membership).where(Membership.user == user.id)
                 .order_by(Group.name_key))
@@ -142,10 +149,12 @@ def shareable_groups(user: User) -> list[Group]:
 
 def share_document(user: User, document_id, group_id) -> bool:
     """Share the document with the group (its members may read it); False when it already
-    was. Owners share with groups they belong to; administrators with any group."""
+    was. Needs documents.share (403 naming it; a plugin may refuse it for this document).
+    Owners share with groups they belong to; those who manage groups with any group."""
     doc = access.get_changeable(user, document_id)
+    require_permission(user, "documents.share", doc)
     group = groups_service.get_group(group_id)
-    if not user.is_admin and not groups_service.is_member(group, user):
+    if not has_permission(user, "groups.manage") and not groups_service.is_member(group, user):
         raise Forbidden("You can share only with groups you belong to.")
     if DocumentShare.select().where((DocumentShare.document == doc.id)
                                     & (DocumentShare.group == group.id)).exists():
@@ -160,7 +169,9 @@ def share_document(user: User, document_id, group_id) -> bool:
 
 
 def unshare_document(user: User, document_id, group_id) -> None:
-    """End the group's access to the document (at once). Idempotent."""
+    """End the group's access to the document (at once). Idempotent. Needs no
+    documents.share: taking access away is always allowed to the owner (a viewer keeps
+    control of what they shared before viewers stopped sharing)."""
     doc = access.get_changeable(user, document_id)
     group = groups_service.get_group(group_id)
     with database.atomic():
@@ -170,5 +181,11 @@ def unshare_document(user: User, document_id, group_id) -> None:
 
 
 def search_documents(user: User, q: str, page: int = 1, per_page: int = 20) -> search_module.SearchPage:
-    """Full-text search among the documents `user` may read (app/documents/search.py)."""
-    return search_module.search(current_app.extensions["keystead.db"], user, q, page, per_page)
+    """Full-text search among the documents `user` may read (app/documents/search.py).
+    Needs documents.read; plugins may hide hits of the page (`total` counts before)."""
+    require_permission(user, "documents.read")
+    found = search_module.search(current_app.extensions["keystead.db"], user, q, page, per_page)
+    if access.plugins_decide():
+        kept = set(id(d) for d in access.visible(user, [hit.document for hit in found.results]))
+        found.results[:] = [hit for hit in found.results if id(hit.document) in kept]
+    return found

@@ -113,13 +113,24 @@ def init_app(app: Flask) -> None:
                 "development_problem": development_admin()[1] if development_mode else None,
                 "active_providers": active_providers(),
                 "registration_open": self_registration_open,  # called only where shown
-                "has_endpoint": lambda name: name in app.view_functions}
+                "has_endpoint": lambda name: name in app.view_functions,
+                "can": _current_user_can}
 
     app.wsgi_app = SecurityHeaders(app.wsgi_app, https=app.extensions["keystead.settings"].public_https)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(ProviderError, _provider_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
+
+
+def _current_user_can(permission: str, resource=None) -> bool:
+    """For templates: whether the signed-in person holds `permission` (pages show only
+    what the person may do)."""
+    from flask_login import current_user
+    from ..authorization import has_permission
+    if not current_user.is_authenticated:
+        return False
+    return has_permission(current_user._get_current_object(), permission, resource)
 
 
 def _development_mode_user(request_):

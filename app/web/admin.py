@@ -1,7 +1,9 @@
 """Administration pages (docs/administration.md): /admin/people (list, search, create, a person's page with
 role, details, lock, confirmation and reset links, API keys, delete) and /admin/groups.
 
-Administrators only: anonymous visitors are sent to log in, everyone else gets 403. Views
+Each page needs its permission (PERMISSION_OF below): people.read to see people,
+people.manage to change them, keys.manage_all for their API keys, groups.manage for
+groups. Anonymous visitors are sent to log in, everyone else without it gets 403. Views
 are thin: a form checks shape, a service function (app/accounts.py, app/groups.py,
 app/recovery.py) applies the rules, and its ServiceError is shown beside the field it
 names. Every change asks for the password again when Password.WebSudoMode is on
@@ -15,7 +17,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import InputRequired, Length
 
 try:  # WTForms 3.3 deprecates (value, label) tuples
@@ -29,7 +31,9 @@ from ..documents import service as document_service
 from ..errors import Conflict, NotFound, ServiceError
 from ..links import LIFETIMES, pending_link
 from ..mail import mail_configured
-from ..models import ROLES, User
+from ..authorization import has_permission, known_roles, require_outranks, role_title
+from ..authorization.group_roles import roles_of_group, set_group_roles
+from ..models import User
 from .forms import LONG, add_error, show_service_error
 from .session import ask_for_sudo, sudo_active, sudo_required
 
@@ -37,7 +41,13 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 SEE_OTHER = 303
 PER_PAGE = 50
-ROLE_CHOICES = [SelectChoice(r, r.capitalize()) for r in ROLES]
+
+
+def _role_choices(current: str | None = None) -> list:
+    """The roles the signed-in person may grant (and `current`, so the form shows it)."""
+    from ..authorization import can_grant
+    me = _me()
+    return [SelectChoice(r, role_title(r)) for r in known_roles() if r == current or can_grant(me, r)]
 
 
 # ---------------------------------------------------------------- forms (shape only)
@@ -47,12 +57,12 @@ class CreatePersonForm(FlaskForm):
     email = EmailField("Email", validators=[Length(max=LONG)])
     first_name = StringField("First name (optional)", validators=[Length(max=LONG)])
     last_name = StringField("Last name (optional)", validators=[Length(max=LONG)])
-    role = SelectField("Role", choices=ROLE_CHOICES, default="viewer")
+    role = SelectField("Role", default="viewer")  # choices: the roles one may grant
     password = PasswordField("Password (optional)", validators=[Length(max=LONG)])
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=ROLE_CHOICES)
+    role = SelectField("Role")  # choices: the roles one may grant, and the person's own
 
 
 class DetailsForm(FlaskForm):
@@ -78,6 +88,10 @@ class GroupForm(FlaskForm):
     name = StringField("Group name", validators=[InputRequired("Enter a group name."), Length(max=LONG)])
 
 
+class GroupRolesForm(FlaskForm):
+    roles = SelectMultipleField("Roles", validate_choice=False)
+
+
 class MemberForm(FlaskForm):
     member = StringField("Username or email", validators=[InputRequired("Enter a username or email."),
                                                          Length(max=LONG)])
@@ -85,12 +99,43 @@ class MemberForm(FlaskForm):
 
 # ---------------------------------------------------------------- access
 
+# The permission each page needs (by endpoint); pages not listed need people.manage.
+PERMISSION_OF = {
+    "admin.index": "people.read",
+    "admin.people": "people.read",
+    "admin.person": "people.read",
+    "admin.revoke_api_key": "keys.manage_all",
+    "admin.groups": "groups.manage",
+    "admin.new_group": "groups.manage",
+    "admin.group": "groups.manage",
+    "admin.rename_group": "groups.manage",
+    "admin.group_roles": "groups.manage",
+    "admin.add_member": "groups.manage",
+    "admin.remove_member": "groups.manage",
+    "admin.delete_group": "groups.manage",
+}
+
+
+# Actions that hand over a person's account (a link to set their password) or weaken it:
+# the service functions of the other changes check the same rule themselves.
+_TAKEOVER_ENDPOINTS = {"admin.resend_confirmation", "admin.reset_link", "admin.verification_link",
+                       "admin.reset_two_factor"}
+
+
 @bp.before_request
-def _administrators_only():
+def _holders_of_the_permission_only():
     if not current_user.is_authenticated:
         return current_app.login_manager.unauthorized()
-    if not current_user.is_admin:
-        abort(403, "This page is for administrators.")
+    permission = PERMISSION_OF.get(request.endpoint, "people.manage")
+    if not has_permission(_me(), permission):
+        abort(403, f"This page needs the permission {permission}.")
+    if request.method == "POST" and request.endpoint in _TAKEOVER_ENDPOINTS:
+        target = User.get_or_none(User.id == request.view_args["user_id"])
+        if target is not None:
+            try:  # nobody changes someone who holds permissions they lack
+                require_outranks(_me(), target)
+            except ServiceError as e:
+                abort(403, e.message)
     return None
 
 
@@ -146,6 +191,7 @@ def people():
 @sudo_required
 def new_person():
     form = CreatePersonForm()
+    form.role.choices = _role_choices()
     if request.method == "GET":
         return _new_person_page(form)
     if not form.validate():
@@ -188,6 +234,7 @@ def person(user_id):
 def _person_page(user: User, status: int = 200, **forms):
     """A person's page; `forms` are the forms of a refused change, with their errors."""
     role_form = forms.get("role_form") or RoleForm(formdata=None, role=user.role)
+    role_form.role.choices = _role_choices(user.role)
     details_form = forms.get("details_form") or DetailsForm(formdata=None, obj=user)
     local_password = _has_local_password(user)
     links = {}
@@ -208,7 +255,8 @@ def _person_page(user: User, status: int = 200, **forms):
         sudo_mode=current_app.extensions["keystead.settings"]["Password.WebSudoMode"],
         sudo_active=sudo_active(), errors=forms.get("errors", []),
         two_factor=totp.totp_enabled(user), lockout_until=_lockout_until(user),
-        keys=apikeys.list_api_keys(user)), status)
+        role_title=role_title(user.role), may_manage=has_permission(_me(), "people.manage"),
+        keys=apikeys.list_api_keys(user) if has_permission(_me(), "keys.manage_all") else None), status)
 
 
 def _lockout_until(user: User) -> datetime | None:
@@ -232,6 +280,7 @@ def change_role(user_id):
     if request.method == "GET":
         return _back_to("admin.person", user_id=user.id)
     form = RoleForm()
+    form.role.choices = _role_choices(user.role)
     if not form.validate():
         return _person_page(user, 400, role_form=form)
     try:
@@ -478,7 +527,36 @@ def _group_page(group, status: int = 200, **forms):
         pages=_pages(total),
         rename_form=forms.get("rename_form") or GroupForm(formdata=None, name=group.name),
         member_form=forms.get("member_form") or MemberForm(formdata=None),
-        action_form=ActionForm(formdata=None), errors=forms.get("errors", [])), status)
+        roles=roles_of_group(group), roles_form=forms.get("roles_form") or GroupRolesForm(formdata=None),
+        role_choices=_group_role_choices(group), errors=forms.get("errors", []),
+        action_form=ActionForm(formdata=None)), status)
+
+
+def _group_role_choices(group) -> list[tuple[str, str, bool, bool]]:
+    """(role, title, the group has it, the signed-in person may grant it) for each role."""
+    from ..authorization import can_grant
+    held = set(roles_of_group(group))
+    return [(r, role_title(r), r in held, can_grant(_me(), r)) for r in known_roles()]
+
+
+@bp.route("/groups/<int:group_id>/roles", methods=["GET", "POST"])
+@sudo_required
+def group_roles(group_id):
+    """Set the roles the group carries: every member holds them while a member."""
+    group = _group_or_404(group_id)
+    if request.method == "GET":
+        return _back_to("admin.group", group_id=group.id)
+    form = GroupRolesForm()
+    if not form.validate():
+        return _group_page(group, 400, roles_form=form)
+    try:
+        roles = set_group_roles(group, form.roles.data or [], actor=_me())
+    except ServiceError as e:
+        return _group_page(group, e.status, roles_form=form,
+                           errors=[e.fields.get("roles", e.message) if e.fields else e.message])
+    flash(f"Members of {group.name} now hold: {', '.join(role_title(r) for r in roles) or 'no role'}.",
+          "success")
+    return _back_to("admin.group", group_id=group.id)
 
 
 @bp.route("/groups/<int:group_id>/rename", methods=["GET", "POST"])
@@ -513,7 +591,12 @@ def add_member(group_id):
     if user is None:
         add_error(form, "member", f"There is nobody with the username or email {wanted!r}.")
         return _group_page(group, 404, member_form=form)
-    if groups.add_member(group, user, actor=_me()):
+    try:
+        added = groups.add_member(group, user, actor=_me())
+    except ServiceError as e:
+        add_error(form, "member", e.message)
+        return _group_page(group, e.status, member_form=form)
+    if added:
         flash(f"{user.username} is now a member of {group.name}.", "success")
     else:
         flash(f"{user.username} already was a member of {group.name}.", "info")
@@ -544,7 +627,10 @@ def delete_group(group_id):
     form = DeleteForm()
     if request.method == "POST":
         if form.validate():
-            groups.delete_group(group, actor=_me())
+            try:
+                groups.delete_group(group, actor=_me())
+            except ServiceError as e:
+                abort(e.status, e.message)
             flash(f"The group {group.name} has been deleted.", "success")
             return redirect(url_for("admin.groups"), SEE_OTHER)
         status = 400

@@ -1,4 +1,4 @@
-"""/admin/audit: the audit log for administrators, with filters, paging, a chart of logins
+"""/admin/audit: the audit log for holders of audit.read, with filters, paging, a chart of logins
 per day and a streamed CSV download."""
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from flask import Blueprint, Response, abort, render_template, request, stream_w
 from flask_login import current_user, login_required
 
 from ..audit import service
+from ..authorization import has_permission
 from ..errors import ValidationFailed
 
 bp = Blueprint("audit", __name__, url_prefix="/admin")
@@ -14,9 +15,9 @@ PER_PAGE = 50
 
 @bp.before_request
 @login_required
-def _administrators_only():
-    if not current_user.is_admin:
-        abort(403)
+def _audit_readers_only():
+    if not has_permission(current_user._get_current_object(), "audit.read"):
+        abort(403, "This page needs the permission audit.read.")
 
 
 def _filters() -> dict:

@@ -13,6 +13,7 @@ from flask_wtf.file import FileField
 from wtforms import SelectField, StringField
 from wtforms.validators import Length
 
+from ..authorization import has_permission
 from ..documents import service
 from ..documents.ingest import DocumentTooLarge
 from ..documents.models import TITLE_MAX
@@ -58,7 +59,10 @@ def _index_page(status: int = 200, upload_form: UploadForm | None = None):
     user = _user()
     q = request.args.get("q", "").strip()[:500]
     scope = request.args.get("scope", "own")
-    if scope not in service.SCOPES or (scope == "all" and not user.is_admin):
+    if not has_permission(user, "documents.read"):
+        abort(403, "This page needs the permission documents.read.")
+    may_read_all = has_permission(user, "documents.read_all")
+    if scope not in service.SCOPES or (scope == "all" and not may_read_all):
         scope = "own"
     page = _page_number()
     found, search_error = None, None
@@ -74,7 +78,10 @@ def _index_page(status: int = 200, upload_form: UploadForm | None = None):
     return make_response(render_template(
         "documents/index.html", user=user, q=q, scope=scope, page=page,
         pages=max(1, math.ceil(shown_total / PER_PAGE)), docs=docs, total=total, found=found,
-        search_error=search_error, upload_form=upload_form or UploadForm(formdata=None),
+        search_error=search_error, may_read_all=may_read_all,
+        may_change=lambda doc: service.access.may_change(user, doc),
+        upload_form=(upload_form or UploadForm(formdata=None))
+        if has_permission(user, "documents.create") else None,
         action_form=ActionForm(), max_size=_max_megabytes()), status)
 
 
@@ -87,6 +94,8 @@ def index():
 @bp.post("/documents")
 @login_required
 def upload():
+    if not has_permission(_user(), "documents.create"):
+        abort(403, "Uploading needs the permission documents.create.")
     form = UploadForm()
     if not form.validate():
         return _index_page(400, form)
@@ -129,13 +138,13 @@ def view(id: int):
     may_change = service.access.may_change(user, doc)
     share_form = None
     shared = service.document_groups(doc)
-    if may_change:
+    if may_change and has_permission(user, "documents.share", doc):
         shared_ids = {g.id for g in shared}
         share_form = ShareForm(formdata=None)
         share_form.group.choices = [(g.id, g.name) for g in service.shareable_groups(user)
                                     if g.id not in shared_ids]
     return render_template("documents/view.html", doc=doc, may_change=may_change, groups=shared,
-                           share_form=share_form)
+                           share_form=share_form, may_share_any=has_permission(user, "groups.manage"))
 
 
 @bp.post("/documents/<int:id>/delete")
