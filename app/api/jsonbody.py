@@ -1,6 +1,8 @@
 """Reading JSON request bodies: JSON only (415), parseable (400), at most 1 MB (413), and
-fields of the right type (422 with a field map). Unknown fields are ignored, consistently:
-that is how mass assignment stays impossible (role, locked... in a sign-up are dropped)."""
+fields of the right type (422 with a field map). Every endpoint declares, in one call of
+`fields()`, every key it accepts; any other key is refused with 422 naming it ("Unknown
+field."), never dropped silently. That is also how mass assignment stays impossible: `role`,
+`locked` or `email_verified` in a sign-up are refused, not applied (and not ignored)."""
 from __future__ import annotations
 
 import json
@@ -8,9 +10,11 @@ import json
 from flask import request
 
 from ..errors import ServiceError, ValidationFailed
+from ..request_text import text_problem
 
 MAX_JSON_BYTES = 1024 * 1024
 MAX_STRING = 10_000
+UNKNOWN_FIELD = "Unknown field."
 
 
 class BodyError(ServiceError):
@@ -44,10 +48,14 @@ def json_body(required: bool = True) -> dict:
 
 
 def fields(data: dict, *, required: tuple[str, ...] = (), optional: tuple[str, ...] = (),
-           booleans: tuple[str, ...] = ()) -> dict:
-    """Pick the named string fields (and `booleans`) from `data`, refusing missing required
-    ones, wrong types, NUL characters and oversized strings with one 422 field map."""
-    problems: dict[str, str] = {}
+           booleans: tuple[str, ...] = (), unbounded: tuple[str, ...] = ()) -> dict:
+    """Pick the named string fields (and `booleans`) from `data`, refusing with one 422 field
+    map: keys not declared here ("Unknown field."), missing required ones, wrong types, NUL
+    characters, lone surrogates and strings over 10,000 characters (except the `unbounded`
+    ones among required and optional: a document's text, a link's token, which the body's
+    1 MB bound limits)."""
+    # Every keyword names accepted keys: a new kind of field adds its names here.
+    problems = unknown_fields(data, (*required, *optional, *booleans))
     out: dict = {}
     for name in required + optional:
         value = data.get(name)
@@ -55,15 +63,11 @@ def fields(data: dict, *, required: tuple[str, ...] = (), optional: tuple[str, .
             if name in required:
                 problems[name] = "This field is required."
             continue
-        if not isinstance(value, str):
-            problems[name] = "Must be a string."
-        elif "\x00" in value:
-            problems[name] = "Must not contain NUL characters."
-        elif len(value) > MAX_STRING:
+        problem = "Must be a string." if not isinstance(value, str) else text_problem(value)
+        if problem:
+            problems[name] = problem
+        elif len(value) > MAX_STRING and name not in unbounded:
             problems[name] = f"Must be at most {MAX_STRING} characters."
-        elif not _encodable(value):
-            # JSON may spell lone surrogates ("\ud800"); no database or reply can hold them.
-            problems[name] = "Must be valid Unicode text."
         else:
             out[name] = value
     for name in booleans:
@@ -73,13 +77,24 @@ def fields(data: dict, *, required: tuple[str, ...] = (), optional: tuple[str, .
             else:
                 out[name] = data[name]
     if problems:
-        raise ValidationFailed(problems)
+        raise ValidationFailed(problems, _message(problems))
     return out
 
 
-def _encodable(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+def _message(problems: dict[str, str]) -> str:
+    unknown = [name for name, problem in problems.items() if problem == UNKNOWN_FIELD]
+    rest = [problem for problem in problems.values() if problem != UNKNOWN_FIELD]
+    if not unknown:
+        return "; ".join(rest)
+    names = ", ".join(repr(name) for name in unknown)
+    if len(unknown) == 1:
+        head = f"Unknown field {names}: this endpoint does not accept it."
+    else:
+        head = f"Unknown fields {names}: this endpoint does not accept them."
+    return "; ".join([head, *rest])
+
+
+def unknown_fields(data: dict, declared) -> dict[str, str]:
+    """{key: "Unknown field."} for every key of `data` not in `declared`."""
+    known = set(declared)
+    return {key: UNKNOWN_FIELD for key in data if key not in known}

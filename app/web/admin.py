@@ -14,7 +14,6 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import InputRequired, Length
 
@@ -30,7 +29,7 @@ from ..errors import Conflict, NotFound, ServiceError
 from ..links import LIFETIMES, pending_link
 from ..mail import mail_configured
 from ..models import ROLES, User
-from .forms import LONG, add_error, show_service_error
+from .forms import LONG, BrowserForm, add_error, show_service_error
 from .session import ask_for_sudo, sudo_active, sudo_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -42,7 +41,7 @@ ROLE_CHOICES = [SelectChoice(r, r.capitalize()) for r in ROLES]
 
 # ---------------------------------------------------------------- forms (shape only)
 
-class CreatePersonForm(FlaskForm):
+class CreatePersonForm(BrowserForm):
     username = StringField("Username", validators=[InputRequired("Choose a username."), Length(max=LONG)])
     email = EmailField("Email", validators=[Length(max=LONG)])
     first_name = StringField("First name (optional)", validators=[Length(max=LONG)])
@@ -51,21 +50,21 @@ class CreatePersonForm(FlaskForm):
     password = PasswordField("Password (optional)", validators=[Length(max=LONG)])
 
 
-class RoleForm(FlaskForm):
+class RoleForm(BrowserForm):
     role = SelectField("Role", choices=ROLE_CHOICES)
 
 
-class DetailsForm(FlaskForm):
+class DetailsForm(BrowserForm):
     first_name = StringField("First name", validators=[Length(max=LONG)])
     last_name = StringField("Last name", validators=[Length(max=LONG)])
     email = EmailField("Email", validators=[Length(max=LONG)])
 
 
-class ActionForm(FlaskForm):
+class ActionForm(BrowserForm):
     """A button: the CSRF token is all it carries."""
 
 
-class DeleteForm(FlaskForm):
+class DeleteForm(BrowserForm):
     confirm = BooleanField("Yes, delete it", validators=[InputRequired("Tick the box to confirm.")])
 
 
@@ -74,11 +73,11 @@ class DeletePersonForm(DeleteForm):
                               validators=[Length(max=LONG)])
 
 
-class GroupForm(FlaskForm):
+class GroupForm(BrowserForm):
     name = StringField("Group name", validators=[InputRequired("Enter a group name."), Length(max=LONG)])
 
 
-class MemberForm(FlaskForm):
+class MemberForm(BrowserForm):
     member = StringField("Username or email", validators=[InputRequired("Enter a username or email."),
                                                          Length(max=LONG)])
 
