@@ -53,17 +53,17 @@ def refuse_bad_request_text():
     """The before-request check: None, or the 404 / 400 answer (the API's error shape on
     /api/, the error page elsewhere). Cheap on the common request: a scan of the path and
     of the header values, the query string only when there is one."""
-    environ = request.environ
     if "\x00" in request.path:
         return _refusal(404, "not_found", "Not Found", "No page has this address.", {})
-    problems = _header_problems(environ)
+    problems = _header_problems(request.environ)
     where = "a header"
     if not problems and request.query_string:
         problems, where = _query_problems(), "the query string"
     if not problems:
         return None
-    message = (f"Bad characters in {where} ({', '.join(sorted(problems))}): NUL characters and "
-               "lone surrogates are refused.")
+    # The names escaped: a parameter's name may hold the very character refused.
+    names = ", ".join(ascii(name) for name in sorted(problems))
+    message = f"Bad characters in {where} ({names}): NUL characters and lone surrogates are refused."
     return _refusal(400, "bad_request", "Bad request", message, problems)
 
 
@@ -75,6 +75,6 @@ def _refusal(status: int, code: str, title: str, message: str, problems: dict):
 
 
 def init_app(app: Flask) -> None:
-    """Check every request before the views (and before sessions, CSRF and rate limits act
-    on it), after the host check."""
+    """Check every request before the views, the CSRF check, session ageing and rate
+    limits, after the host check."""
     app.before_request(refuse_bad_request_text)
