@@ -414,3 +414,18 @@ def test_a_percent_encoded_surrogate_in_a_form_is_plain_text(admin_app):
     r = client.post("/login", data=f"csrf_token={token}&username=%ED%A0%80&password=x",
                     content_type="application/x-www-form-urlencoded")
     assert r.status_code == 401
+
+
+def test_every_form_of_the_app_is_a_browser_form(app):
+    """A form deriving from FlaskForm directly would let a NUL through to the database:
+    every form class of Keystead derives from BrowserForm."""
+    from flask_wtf import FlaskForm
+    from keystead.web.forms import BrowserForm
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+    ours = [cls for cls in subclasses(FlaskForm) if cls.__module__.startswith("keystead.")]
+    assert len(ours) >= 20
+    assert [cls.__qualname__ for cls in ours if not issubclass(cls, BrowserForm)] == []
