@@ -72,9 +72,10 @@ def build_app(test_config, instance_path, plugins) -> Flask:
 
     # Before every other check: requests to other host names, and in development mode
     # cross-site unsafe requests, are refused before anything acts on them.
-    from . import devmode, hosts
+    from . import devmode, hosts, request_text
     hosts.init_app(app)
     devmode.init_app(app)
+    request_text.init_app(app)  # NUL and lone surrogates in the path, query or headers
 
     database = dbmod.init_app(app, settings["Server.DatabaseURL"], instance_path,
                               busy_timeout_ms=settings["Server.SQLiteBusyTimeout"] * 1000,

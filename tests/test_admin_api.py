@@ -339,9 +339,14 @@ def test_openapi_describes_every_administrator_route(client):
             assert {p["name"] for p in op["parameters"]} <= {"id", "user_id", "page", "per_page", "transfer_to"}
 
 
-def test_search_with_nul_or_wildcards_is_not_an_error(client, admin_h):
-    for q in ("\x00", "ro\x00", "%", "_", "\\", "x" * 1000):
+def test_search_with_wildcards_is_not_an_error_and_a_nul_is_a_400_naming_q(client, admin_h):
+    for q in ("%", "_", "\\", "x" * 1000):
         r = client.get(f"{API}/users", query_string={"q": q}, headers=admin_h)
         assert r.status_code == 200, q
         assert client.get(f"{API}/groups", query_string={"q": q}, headers=admin_h).status_code == 200
-    assert client.get(f"{API}/users", query_string={"q": "ro\x00"}, headers=admin_h).get_json()["total"] == 1
+    # A NUL never reaches the search (PostgreSQL cannot take one): 400 naming the parameter.
+    for q in ("\x00", "ro\x00"):
+        for path in ("/users", "/groups"):
+            e = assert_error(client.get(f"{API}{path}", query_string={"q": q}, headers=admin_h),
+                             400, "bad_request")
+            assert set(e["fields"]) == {"q"}

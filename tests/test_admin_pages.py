@@ -561,11 +561,15 @@ def test_api_is_not_subject_to_web_sudo(sudo_admin):
 
 def test_searches_with_odd_characters_find_nothing_rather_than_fail(as_admin, users):
     users.create("ada")
-    for q in ("%00", "ada%00", "%25", "_", "\\", "a" * 500, "%F0%9F%92%A9", "a b c d e f g"):
+    for q in ("%25", "_", "\\", "a" * 500, "%F0%9F%92%A9", "a b c d e f g"):
         r = as_admin.get(f"/admin/people?q={q}")
         assert r.status_code == 200, q
         assert as_admin.get(f"/admin/groups?q={q}").status_code == 200, q
-    assert [r[0] for r in table_rows(text(as_admin.get("/admin/people?q=ada%00")), "people")] == ["ada"]
+    # A NUL never reaches the search (PostgreSQL cannot take one): a 400 page.
+    for q in ("%00", "ada%00"):
+        for page in ("/admin/people", "/admin/groups"):
+            r = as_admin.get(f"{page}?q={q}")
+            assert r.status_code == 400 and "NUL characters" in r.get_data(as_text=True), (page, q)
 
 
 def test_an_administrator_may_delete_themselves_when_another_remains(app, client, as_admin, admin, users):

@@ -5,6 +5,7 @@ import pytest
 
 from api_support import API, assert_error, bearer, in_db, login, me_status, refresh, users_of
 from keystead import hookimpl
+from keystead.models import User
 from conftest import STRONG_PASSWORD
 
 
@@ -55,11 +56,17 @@ def test_register_returns_the_user_with_the_default_role(make_app):
     assert login(app.test_client(), "grace")["token_type"] == "bearer"
 
 
-def test_register_ignores_role_locked_and_email_verified_in_the_body(make_app):
+def test_register_refuses_role_locked_and_email_verified_in_the_body(make_app):
+    """Mass assignment: the keys a sign-up may not set are refused, each named (422), and
+    nothing is created; without them the same sign-up gets the default role."""
     app = make_app({"Password.RequireEmailVerification": True})
     users_of(app).create("first")
-    r = register(app.test_client(), role="administrator", locked=True, email_verified=True,
-                 provider="ldap", id=1, session_epoch=5)
+    extra = {"role": "administrator", "locked": True, "email_verified": True, "provider": "ldap",
+             "id": 1, "session_epoch": 5}
+    e = assert_error(register(app.test_client(), **extra), 422, "validation_failed")
+    assert e["fields"] == {name: "Unknown field." for name in extra}
+    assert in_db(app, lambda: User.select().where(User.username == "grace").count()) == 0
+    r = register(app.test_client())
     assert r.status_code == 201
     body = r.get_json()
     assert body["role"] == "viewer" and body["locked"] is False

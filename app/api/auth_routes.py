@@ -29,12 +29,10 @@ VERIFICATION_ACCEPTED = {"status": "accepted",
 
 
 def _token_field(data: dict, name: str) -> str:
-    """A token from the body. Any string goes to the service, which answers 401/400 for
-    every kind of bad token alike (a 10 KB one included); only a non-string is a 422."""
-    value = data.get(name)
-    if isinstance(value, str) and value:
-        return value
-    return fields(data, required=(name,))[name]  # raises the 422
+    """A body whose one field is the token `name`. A token of any length goes to the
+    service, which answers 401/400 for every kind of bad token alike (a 10 KB one
+    included); a missing or non-string one, NUL characters and lone surrogates are 422."""
+    return fields(data, required=(name,), unbounded=(name,))[name]
 
 
 @bp.post("/auth/register")
@@ -51,7 +49,7 @@ def register():
                                              last_name=data.get("last_name", ""))
         return jsonify(user_json(user)), 201
     challenge.check(data.get(challenge.FIELD))  # Password.SignupChallenge; an invitation is proof enough
-    # Only these fields are read: role, locked, email_verified... in the body are ignored.
+    # Any other key (role, locked, email_verified...) is refused with 422 by fields().
     user = create_with_fields(lambda columns: register_user(data["username"], data["email"], data["password"],
                                                             data.get("first_name", ""), data.get("last_name", ""),
                                                             accept_terms=data.get("accept_terms", False),
@@ -70,12 +68,11 @@ def register():
 @bp.post("/auth/login")
 def login():
     data = json_body()
-    if data.get("username") is None and data.get("email") is not None:
-        picked = fields(data, required=("email", "password"), optional=("otp",), booleans=("accept_terms",))
-        login_name = picked["email"]
-    else:
-        picked = fields(data, required=("username", "password"), optional=("otp",), booleans=("accept_terms",))
-        login_name = picked["username"]
+    # The username, or the email address instead of it: one of them is required.
+    by_email = data.get("username") is None and data.get("email") is not None
+    picked = fields(data, required=("email" if by_email else "username", "password"),
+                    optional=("username", "email", "otp"), booleans=("accept_terms",))
+    login_name = picked["email"] if by_email else picked["username"]
     # `otp`: a TOTP or recovery code, for people with two-factor authentication;
     # `accept_terms`: the current terms of service, when the person has yet to accept them.
     user = log_in_with_password(login_name, picked["password"], otp=picked.get("otp"),
@@ -126,10 +123,9 @@ def request_password_reset():
 
 @bp.post("/auth/reset-password")
 def reset_password():
-    data = json_body()
-    token = _token_field(data, "token")
-    new_password = fields(data, required=("new_password",))["new_password"]
-    recovery.reset_password(token, new_password)
+    # The token is unbounded as in _token_field: any bad one gets the link's own answer.
+    data = fields(json_body(), required=("token", "new_password"), unbounded=("token",))
+    recovery.reset_password(data["token"], data["new_password"])
     return jsonify(status="password_reset",
                    message="The password was changed; every session, token and API key of the account "
                            "ended.")
@@ -149,8 +145,8 @@ OPENAPI_PATHS: dict = {
         "Sign up", tag="auth", operation_id="register", secured=False,
         description="Open while Password.SelfRegistration is true, and always for the very first "
                     "account (which becomes an administrator). New accounts get "
-                    "Authorization.DefaultUserRole; role, locked and email_verified in the body "
-                    "are ignored. With Password.RequireEmailVerification a verification link is "
+                    "Authorization.DefaultUserRole; role, locked, email_verified or any other "
+                    "field not listed here answers 422 naming it. With Password.RequireEmailVerification a verification link is "
                     "mailed and `verification_email_sent` says whether the mail went out; an "
                     "address already in use then answers like a new sign-up (nothing is "
                     "stored and the address's owner is mailed a notice), so 409 names only a "

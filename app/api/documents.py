@@ -10,7 +10,7 @@ from ..documents.models import Document
 from ..errors import ValidationFailed
 from ..models import iso
 from .auth import current_api_user, login_required
-from .jsonbody import json_body
+from .jsonbody import fields, json_body
 from .openapi import obj, operation, path_parameter, query_parameter, ref, string
 from .users import paging
 
@@ -63,7 +63,10 @@ def upload():
                                       declared_type=upload_file.mimetype,
                                       title=request.form.get("title"))
     else:
-        body = json_body()
+        # The text may be long (the 1 MB bound of a JSON body holds); the service says
+        # what a missing title or text lacks.
+        body = fields(json_body(), optional=("title", "content", "content_type"),
+                      unbounded=("content",))
         doc = service.create_text_document(user, body.get("title"), body.get("content"),
                                            body.get("content_type"))
     return jsonify(document_json(doc)), 201

@@ -1,6 +1,8 @@
 """Reading JSON request bodies: JSON only (415), parseable (400), at most 1 MB (413), and
-fields of the right type (422 with a field map). Unknown fields are ignored, consistently:
-that is how mass assignment stays impossible (role, locked... in a sign-up are dropped)."""
+fields of the right type (422 with a field map). Every endpoint declares, in one call of
+`fields()`, every key it accepts; any other key is refused with 422 naming it ("Unknown
+field."), never dropped silently. That is also how mass assignment stays impossible: `role`,
+`locked` or `email_verified` in a sign-up are refused, not applied (and not ignored)."""
 from __future__ import annotations
 
 import json
@@ -8,10 +10,12 @@ import json
 from flask import request
 
 from ..errors import ServiceError, ValidationFailed
+from ..request_text import text_problem
 
 MAX_JSON_BYTES = 1024 * 1024
 MAX_STRING = 10_000
 MAX_LIST = 1000
+UNKNOWN_FIELD = "Unknown field."
 
 
 class BodyError(ServiceError):
@@ -46,13 +50,16 @@ def json_body(required: bool = True) -> dict:
 
 def fields(data: dict, *, required: tuple[str, ...] = (), optional: tuple[str, ...] = (),
            booleans: tuple[str, ...] = (), string_lists: tuple[str, ...] = (),
-           objects: tuple[str, ...] = ()) -> dict:
+           objects: tuple[str, ...] = (), unbounded: tuple[str, ...] = ()) -> dict:
     """Pick the named string fields (and `booleans`, `string_lists`: lists of strings, and
-    JSON objects named in `objects`) from `data`, refusing missing required ones, wrong
-    types, NUL characters and oversized strings with one 422 field map. An object's keys
-    and string values, at any depth, are held to the same text rules (no NUL, no lone
-    surrogate); its size is its reader's business (app/userfields)."""
-    problems: dict[str, str] = {}
+    JSON objects named in `objects`) from `data`, refusing with one 422 field map: keys
+    not declared here ("Unknown field."), missing required ones, wrong types, NUL
+    characters, lone surrogates and strings over 10,000 characters (except the `unbounded`
+    ones among required and optional: a document's text, a link's token, which the body's
+    1 MB bound limits). An object's keys and string values, at any depth, are held to the
+    same text rules; its size is its reader's business (app/userfields)."""
+    # Every keyword names accepted keys: a new kind of field adds its names here.
+    problems = unknown_fields(data, (*required, *optional, *booleans, *string_lists, *objects))
     out: dict = {}
     for name in required + optional:
         value = data.get(name)
@@ -60,15 +67,11 @@ def fields(data: dict, *, required: tuple[str, ...] = (), optional: tuple[str, .
             if name in required:
                 problems[name] = "This field is required."
             continue
-        if not isinstance(value, str):
-            problems[name] = "Must be a string."
-        elif "\x00" in value:
-            problems[name] = "Must not contain NUL characters."
-        elif len(value) > MAX_STRING:
+        problem = "Must be a string." if not isinstance(value, str) else text_problem(value)
+        if problem:
+            problems[name] = problem
+        elif len(value) > MAX_STRING and name not in unbounded:
             problems[name] = f"Must be at most {MAX_STRING} characters."
-        elif not _encodable(value):
-            # JSON may spell lone surrogates ("\ud800"); no database or reply can hold them.
-            problems[name] = "Must be valid Unicode text."
         else:
             out[name] = value
     for name in booleans:
@@ -83,7 +86,7 @@ def fields(data: dict, *, required: tuple[str, ...] = (), optional: tuple[str, .
             continue
         if not isinstance(value, list) or len(value) > MAX_LIST:
             problems[name] = f"Must be a list of at most {MAX_LIST} strings."
-        elif problem := next((_string_problem(v) for v in value if _string_problem(v)), None):
+        elif problem := next(filter(None, map(_string_problem, value)), None):
             problems[name] = f"Each item: {problem[0].lower()}{problem[1:]}"
         else:
             out[name] = value
@@ -96,19 +99,16 @@ def fields(data: dict, *, required: tuple[str, ...] = (), optional: tuple[str, .
             else:
                 out[name] = data[name]
     if problems:
-        raise ValidationFailed(problems)
+        raise ValidationFailed(problems, _message(problems))
     return out
 
 
 def _string_problem(value) -> str | None:
     if not isinstance(value, str):
         return "Must be a string."
-    if "\x00" in value:
-        return "Must not contain NUL characters."
     if len(value) > MAX_STRING:
         return f"Must be at most {MAX_STRING} characters."
-    if not _encodable(value):
-        return "Must be valid Unicode text."
+    return text_problem(value)
 
 
 def _object_text_problem(value, path: str) -> tuple[str, str] | None:
@@ -119,19 +119,30 @@ def _object_text_problem(value, path: str) -> tuple[str, str] | None:
         item, where = stack.pop()
         if isinstance(item, dict):
             for key, inner in item.items():
-                if "\x00" in key or not _encodable(key):
+                if text_problem(key):
                     return where, "Keys must be valid Unicode text without NUL characters."
                 stack.append((inner, f"{where}.{key}" if where.count(".") < 1 else where))
         elif isinstance(item, list):
             stack.extend((inner, where) for inner in item)
-        elif isinstance(item, str) and ("\x00" in item or not _encodable(item)):
+        elif isinstance(item, str) and text_problem(item):
             return where, "Must be valid Unicode text without NUL characters."
     return None
 
 
-def _encodable(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+def _message(problems: dict[str, str]) -> str:
+    unknown = [name for name, problem in problems.items() if problem == UNKNOWN_FIELD]
+    rest = [problem for problem in problems.values() if problem != UNKNOWN_FIELD]
+    if not unknown:
+        return "; ".join(rest)
+    names = ", ".join(repr(name) for name in unknown)
+    if len(unknown) == 1:
+        head = f"Unknown field {names}: this endpoint does not accept it."
+    else:
+        head = f"Unknown fields {names}: this endpoint does not accept them."
+    return "; ".join([head, *rest])
+
+
+def unknown_fields(data: dict, declared) -> dict[str, str]:
+    """{key: "Unknown field."} for every key of `data` not in `declared`."""
+    known = set(declared)
+    return {key: UNKNOWN_FIELD for key in data if key not in known}

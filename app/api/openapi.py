@@ -164,6 +164,8 @@ def operation(summary: str, *, tag: str, responses: dict, request: dict | None =
     if parameters:
         op["parameters"] = parameters
     if request is not None:
+        if request.get("type") == "object":  # any other key answers 422 (app/api/jsonbody.py)
+            request = {**request, "additionalProperties": False}
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": request}}}
     op["security"] = SECURED if secured else []
     out: dict = {}
@@ -171,7 +173,8 @@ def operation(summary: str, *, tag: str, responses: dict, request: dict | None =
         out[str(status)] = {"description": text}
         if schema is not None:
             out[str(status)]["content"] = {"application/json": {"schema": schema}}
-    implied = set(errors)
+    # 400 everywhere: a NUL character in a header value or query parameter (app/request_text.py).
+    implied = set(errors) | {400}
     if secured:
         implied.add(401)
     if request is not None:
@@ -267,7 +270,8 @@ def build_document(public_url: str) -> dict:
             "description": "Accounts, tokens and administration of a Keystead server. Errors "
                            "are always {\"error\": {\"code\", \"message\", \"fields\"}}. Send "
                            "JSON bodies as application/json (at most 1 MB); unknown fields "
-                           "are ignored.",
+                           "answer 422 naming them, and so do NUL characters and lone "
+                           "surrogates in any field (400 in a query parameter or header).",
         },
         "servers": [{"url": public_url.rstrip("/") + API_PREFIX,
                      "description": "This server (Server.PublicURL)"}],

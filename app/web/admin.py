@@ -16,7 +16,6 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import InputRequired, Length
 
@@ -34,7 +33,7 @@ from ..mail import mail_configured
 from ..authorization import has_permission, known_roles, require_outranks, role_title
 from ..authorization.group_roles import roles_of_group, set_group_roles
 from ..models import User
-from .forms import LONG, add_error, show_service_error
+from .forms import LONG, BrowserForm, add_error, show_service_error
 from .session import ask_for_sudo, sudo_active, sudo_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -52,7 +51,7 @@ def _role_choices(current: str | None = None) -> list:
 
 # ---------------------------------------------------------------- forms (shape only)
 
-class CreatePersonForm(FlaskForm):
+class CreatePersonForm(BrowserForm):
     username = StringField("Username", validators=[InputRequired("Choose a username."), Length(max=LONG)])
     email = EmailField("Email", validators=[Length(max=LONG)])
     first_name = StringField("First name (optional)", validators=[Length(max=LONG)])
@@ -61,21 +60,21 @@ class CreatePersonForm(FlaskForm):
     password = PasswordField("Password (optional)", validators=[Length(max=LONG)])
 
 
-class RoleForm(FlaskForm):
+class RoleForm(BrowserForm):
     role = SelectField("Role")  # choices: the roles one may grant, and the person's own
 
 
-class DetailsForm(FlaskForm):
+class DetailsForm(BrowserForm):
     first_name = StringField("First name", validators=[Length(max=LONG)])
     last_name = StringField("Last name", validators=[Length(max=LONG)])
     email = EmailField("Email", validators=[Length(max=LONG)])
 
 
-class ActionForm(FlaskForm):
+class ActionForm(BrowserForm):
     """A button: the CSRF token is all it carries."""
 
 
-class DeleteForm(FlaskForm):
+class DeleteForm(BrowserForm):
     confirm = BooleanField("Yes, delete it", validators=[InputRequired("Tick the box to confirm.")])
 
 
@@ -84,15 +83,15 @@ class DeletePersonForm(DeleteForm):
                               validators=[Length(max=LONG)])
 
 
-class GroupForm(FlaskForm):
+class GroupForm(BrowserForm):
     name = StringField("Group name", validators=[InputRequired("Enter a group name."), Length(max=LONG)])
 
 
-class GroupRolesForm(FlaskForm):
+class GroupRolesForm(BrowserForm):
     roles = SelectMultipleField("Roles", validate_choice=False)
 
 
-class MemberForm(FlaskForm):
+class MemberForm(BrowserForm):
     member = StringField("Username or email", validators=[InputRequired("Enter a username or email."),
                                                          Length(max=LONG)])
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 
 from .. import accounts
 from ..authorization import has_permission
@@ -15,6 +14,7 @@ from ..errors import NotFound, ServiceError
 from ..signup import approval
 from ..signup.terms import current_terms
 from .session import sudo_required
+from .forms import BrowserForm
 
 bp = Blueprint("approvals", __name__, url_prefix="/admin/approvals")
 
@@ -22,7 +22,7 @@ SEE_OTHER = 303
 PER_PAGE = 50
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(BrowserForm):
     """An approve or reject button: the CSRF token is all it carries."""
 
 

@@ -8,7 +8,6 @@ import math
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import SelectField, StringField
 from wtforms.validators import Length
@@ -18,6 +17,7 @@ from ..documents import service
 from ..documents.ingest import DocumentTooLarge
 from ..documents.models import TITLE_MAX
 from ..errors import NotFound, ServiceError, ValidationFailed
+from .forms import BrowserForm
 
 bp = Blueprint("documents", __name__)
 
@@ -25,16 +25,16 @@ SEE_OTHER = 303
 PER_PAGE = 20
 
 
-class UploadForm(FlaskForm):
+class UploadForm(BrowserForm):
     file = FileField("File (text, Markdown, HTML or PDF)")
     title = StringField("Title (optional)", validators=[Length(max=TITLE_MAX)])
 
 
-class ShareForm(FlaskForm):
+class ShareForm(BrowserForm):
     group = SelectField("Group", coerce=int, validate_choice=False)
 
 
-class ActionForm(FlaskForm):
+class ActionForm(BrowserForm):
     """A button that changes something: only its CSRF token."""
 
 

@@ -8,7 +8,6 @@ import functools
 
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length
 
@@ -20,7 +19,7 @@ from ..login import client_address
 from ..mail import mail_configured
 from ..plugins import hook
 from ..signup import invitations
-from .forms import LONG, show_service_error
+from .forms import BrowserForm, LONG, show_service_error
 from .session import start_session, sudo_required
 
 bp = Blueprint("invitations", __name__)
@@ -28,17 +27,17 @@ bp = Blueprint("invitations", __name__)
 SEE_OTHER = 303
 
 
-class InviteForm(FlaskForm):
+class InviteForm(BrowserForm):
     email = EmailField("Email", validators=[InputRequired("Enter the address to invite."), Length(max=LONG)])
     role = SelectField("Role")
     groups = SelectMultipleField("Groups (optional)")
 
 
-class RevokeForm(FlaskForm):
+class RevokeForm(BrowserForm):
     """A button: the CSRF token is all it carries."""
 
 
-class InvitationSignupForm(FlaskForm):
+class InvitationSignupForm(BrowserForm):
     username = StringField("Username", validators=[InputRequired("Choose a username."), Length(max=LONG)])
     first_name = StringField("First name (optional)", validators=[Length(max=LONG)])
     last_name = StringField("Last name (optional)", validators=[Length(max=LONG)])

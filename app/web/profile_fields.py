@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField, URLField
 from wtforms.validators import Length
 from wtforms.widgets import DateInput
@@ -24,7 +23,7 @@ from ..errors import NotFound, ServiceError
 from ..userfields.declarations import UserField
 from ..userfields.service import update_profile
 from ..userfields.values import as_text, editable_fields, parse_text, visible_fields
-from .forms import LONG, show_service_error
+from .forms import BrowserForm, LONG, show_service_error
 from .session import sudo_required
 
 bp = Blueprint("profile_fields", __name__)
@@ -85,7 +84,7 @@ def _form_for(viewer, person):
     fields = editable_fields(viewer, person)
     if not fields:
         return None
-    return _filled(with_fields(FlaskForm, fields), fields, person.fields or {})
+    return _filled(with_fields(BrowserForm, fields), fields, person.fields or {})
 
 
 # ---------------------------------------------------------------- the person's own
@@ -117,7 +116,7 @@ def person_fields(user_id):
 
 def _edit(actor, person, template: str, back: str, done: str):
     fields = editable_fields(actor, person)
-    form_class = with_fields(FlaskForm, fields)
+    form_class = with_fields(BrowserForm, fields)
     if request.method == "GET":
         form = _filled(form_class, fields, person.fields or {})
         return _page(template, 200, form, person)
