@@ -490,3 +490,56 @@ def test_in_chromium_an_administrator_invites_and_the_invitee_signs_up(browser, 
     page.goto(link)  # used: the invalid-link page
     assert page.get_by_role("heading", name="This link does not work").is_visible()
     assert violations == []
+
+
+# ---------------------------------------------------------------- the rest of the sign-up policy
+
+TERMS = {"Password.TermsURL": "https://example.com/terms", "Password.TermsVersion": "3"}
+TEAM_FIELD = {"Profile.Fields": [{"name": "team", "label": "Team", "type": "choice",
+                                  "options": ["red", "blue"], "required": True, "at_signup": True}]}
+
+
+def test_an_invitation_sign_up_accepts_the_terms_and_gives_the_fields_asked_at_sign_up(make_app, admin_h_of):
+    """Issue 14: an invitation skips approval, not the terms of service or the profile
+    fields asked at sign-up; a refused sign-up leaves the invitation usable."""
+    app = make_app({**CLOSED, **TERMS, **TEAM_FIELD})
+    client, headers = admin_h_of(app)
+    token = token_of(invite(client, headers, "terms@example.com").get_json()["url"])
+    base = {"invitation": token, "username": "termsy", "password": STRONG_PASSWORD}
+    refused = assert_error(client.post(f"{API}/auth/register", json={**base, "fields": {"team": "green"}}),
+                           422, "validation_failed")
+    assert set(refused["fields"]) == {"accept_terms", "fields.team"}
+    r = client.post(f"{API}/auth/register", json={**base, "accept_terms": True, "fields": {"team": "red"}})
+    assert r.status_code == 201, r.get_data(as_text=True)
+    user = r.get_json()
+    assert (user["fields"], user["terms_accepted_version"], user["status"]) == ({"team": "red"}, "3", "active")
+    # Accepted at sign-up: the first login is not asked again.
+    assert login(client, "termsy")["access_token"]
+
+
+def test_the_invitation_page_asks_the_terms_and_the_fields(make_app, admin_h_of):
+    app = make_app({**CLOSED, **TERMS, **TEAM_FIELD})
+    client, headers = admin_h_of(app)
+    path = path_of(invite(client, headers, "page@example.com").get_json()["url"])
+    visitor = app.test_client()
+    page = visitor.get(path).get_data(as_text=True)
+    assert 'id="terms-link" href="https://example.com/terms"' in page and 'name="field_team"' in page
+    form = {"username": "paged", "password": STRONG_PASSWORD, "password_confirm": STRONG_PASSWORD}
+    r = post_form(visitor, path, form)
+    assert r.status_code == 422 or r.status_code == 400
+    errors = field_errors(r.get_data(as_text=True))
+    assert "accept_terms" in errors and "field_team" in errors
+    r = post_form(visitor, path, {**form, "accept_terms": "y", "field_team": "blue"})
+    assert r.status_code == 303, r.get_data(as_text=True)
+    user = in_db(app, lambda: User.get(User.username == "paged"))
+    assert (user.fields, user.terms_accepted_version) == ({"team": "blue"}, "3")
+
+
+@pytest.fixture
+def admin_h_of():
+    def make(app):
+        from conftest import UserFactory
+        UserFactory(app).create("boss", role="administrator")
+        client = app.test_client()
+        return client, bearer(login(client, "boss", accept_terms=True)["access_token"])
+    return make

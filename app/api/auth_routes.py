@@ -44,9 +44,11 @@ def register():
                   optional=("first_name", "last_name", "invitation", challenge.FIELD) + (("email",) if invited else ()),
                   booleans=("accept_terms",), objects=("fields", "metadata"))
     if invited:
-        user = invitations.accept_invitation(data["invitation"], data["username"], data["password"],
-                                             email=data.get("email"), first_name=data.get("first_name", ""),
-                                             last_name=data.get("last_name", ""))
+        user = create_with_fields(lambda columns: invitations.accept_invitation(
+            data["invitation"], data["username"], data["password"], email=data.get("email"),
+            first_name=data.get("first_name", ""), last_name=data.get("last_name", ""),
+            accept_terms=data.get("accept_terms", False), columns=columns),
+            data.get("fields"), data.get("metadata"), signup=True)
         return jsonify(user_json(user)), 201
     challenge.check(data.get(challenge.FIELD))  # Password.SignupChallenge; an invitation is proof enough
     # Any other key (role, locked, email_verified...) is refused with 422 by fields().

@@ -283,14 +283,19 @@ def open_invitation(token, field: str = "invitation") -> Invitation:
 
 
 def accept_invitation(token, username, password, *, email=None, first_name="", last_name="",
+                      accept_terms=False, columns: dict | None = None,
                       field: str = "invitation") -> User:
     """Sign up through an invitation: the account gets the invitation's address (counted as
     verified: the link proved it), role and groups, is active at once (an invitation is an
     approval), and the invitation is spent. `email`, when given, must be the invited
-    address. InvalidLink for an unusable, spent (even by a racing request), expired or
-    revoked invitation; ValidationFailed or Conflict for the account's fields, which leave
-    the invitation usable."""
+    address; the terms of service, when set, must be accepted as at any sign-up
+    (`accept_terms`); `columns`: checked custom fields and metadata (app/userfields).
+    InvalidLink for an unusable, spent (even by a racing request), expired or revoked
+    invitation; ValidationFailed or Conflict for the account's fields, which leave the
+    invitation usable."""
     from ..accounts import create_user, registration_provider_allows
+    from .approval import ACTIVE
+    from .terms import signup_acceptance, signup_terms_problem
     invitation = open_invitation(token, field)
     if not registration_provider_allows():
         raise Forbidden("No sign-in provider here keeps passwords for new accounts; ask whoever "
@@ -303,6 +308,8 @@ def accept_invitation(token, username, password, *, email=None, first_name="", l
         if not same:
             raise ValidationFailed({"email": f"This invitation is for {invitation.email}; leave the "
                                              "address out or send that one."})
+    if problem := signup_terms_problem(accept_terms):
+        raise ValidationFailed({"accept_terms": problem})
     with database.atomic():
         # The one step that makes the invitation single-use: of two racing requests only
         # one updates the row (the other waits for the row and then matches nothing).
@@ -314,7 +321,8 @@ def accept_invitation(token, username, password, *, email=None, first_name="", l
             raise _invalid(field)
         user = create_user(username, invitation.email, password, first_name=first_name or "",
                            last_name=last_name or "", role=invitation.role, email_verified=True,
-                           event="signup")
+                           event="signup", signup_columns={"status": ACTIVE, **signup_acceptance()},
+                           columns=columns)
         ids = json.loads(invitation.group_ids or "[]")
         for group in Group.select().where(Group.id.in_(ids)) if ids else ():
             Membership.create(user=user.id, group=group.id)

@@ -8,7 +8,7 @@ import functools
 
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
-from wtforms import EmailField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length
 
 from .. import accounts
@@ -19,7 +19,11 @@ from ..login import client_address
 from ..mail import mail_configured
 from ..plugins import hook
 from ..signup import invitations
+from ..signup.terms import current_terms
+from ..userfields.service import create_with_fields
+from ..userfields.values import signup_fields
 from .forms import BrowserForm, LONG, show_service_error
+from .profile_fields import aliases as field_aliases, submitted, with_fields
 from .session import start_session, sudo_required
 
 bp = Blueprint("invitations", __name__)
@@ -44,6 +48,7 @@ class InvitationSignupForm(BrowserForm):
     password = PasswordField("Password", validators=[InputRequired("Choose a password."), Length(max=LONG)])
     password_confirm = PasswordField("Repeat the password", validators=[
         InputRequired("Repeat the password."), EqualTo("password", message="The two passwords differ.")])
+    accept_terms = BooleanField("I accept the terms of service")  # asked when terms are set
 
 
 @bp.app_context_processor
@@ -145,23 +150,27 @@ def accept(token):
         invitation = invitations.open_invitation(token)
     except InvalidLink:
         return _invalid_link()
-    form = InvitationSignupForm()
+    asked = signup_fields()  # custom profile fields shown at sign-up
+    form = with_fields(InvitationSignupForm, asked)()
+    terms = current_terms()
 
     def page(status: int = 200):
-        return make_response(render_template("auth/invitation.html", form=form, invitation=invitation), status)
+        return make_response(render_template("auth/invitation.html", form=form, invitation=invitation,
+                                             terms=terms), status)
 
     if request.method == "GET":
         return page()
     if not form.validate():
         return page(400)
     try:
-        user = invitations.accept_invitation(token, form.username.data, form.password.data,
-                                             first_name=form.first_name.data or "",
-                                             last_name=form.last_name.data or "")
+        user = create_with_fields(lambda columns: invitations.accept_invitation(
+            token, form.username.data, form.password.data, first_name=form.first_name.data or "",
+            last_name=form.last_name.data or "", accept_terms=bool(form.accept_terms.data),
+            columns=columns), submitted(form, asked), signup=True)
     except InvalidLink:  # spent by a racing request meanwhile
         return _invalid_link()
     except ServiceError as e:
-        show_service_error(form, e)
+        show_service_error(form, e, field_aliases(asked))
         return page(e.status)
     user = accounts.record_login(user)
     hook().keystead_event(event="login", actor=user, target=user, outcome="success",
