@@ -651,3 +651,35 @@ def test_chromium_terms_box_at_signup_and_again_after_a_new_version(browser, mak
     vera.wait_for_url(server("/profile"))
     assert person(server.app, "vera").terms_accepted_version == "2"
     assert violations == []
+
+
+def test_a_groups_approvers_are_mailed_and_approve_while_they_are_members(make_app, smtp):
+    """Issue 14: approval by a group's "approvers" as well as administrators: the members
+    of a group carrying a role with people.approve are mailed each pending sign-up and may
+    decide, until they leave the group."""
+    from keystead import groups
+    from keystead.authorization.group_roles import set_group_roles
+    box, mail = smtp
+    app = make_app({**APPROVAL, **APPROVER_ROLE, **mail})
+    users = users_of(app)
+    users.create("root", role="administrator", email="root@example.com")
+    users.create("gina", email="gina@example.com")
+    users.create("otto", email="otto@example.com")
+
+    def make_group():
+        group = groups.create_group("approvers")
+        set_group_roles(group, ["approver"], actor=User.get(User.username == "root"))
+        groups.add_member(group, User.get(User.username == "gina"))
+    in_db(app, make_group)
+    client = app.test_client()
+    grace_id = register(client).get_json()["id"]
+    ada_id = register(client, "ada").get_json()["id"]
+    assert wait_for(lambda: len(box.to("gina@example.com")) == 2)
+    outbox_idle(app)
+    assert box.to("otto@example.com") == []
+    gina = bearer(login(client, "gina")["access_token"])
+    otto = bearer(login(client, "otto")["access_token"])
+    assert_error(client.post(f"{API}/users/{grace_id}/approve", headers=otto), 403, "forbidden")
+    assert client.post(f"{API}/users/{grace_id}/approve", headers=gina).get_json()["status"] == "active"
+    in_db(app, lambda: groups.remove_member(groups.find_group("approvers"), User.get(User.username == "gina")))
+    assert_error(client.post(f"{API}/users/{ada_id}/approve", headers=gina), 403, "forbidden")
