@@ -11,7 +11,6 @@ in, never the value. Read-only: settings are changed in keystead.toml or the env
 from __future__ import annotations
 
 import json
-from importlib import metadata
 from urllib.parse import urlsplit
 
 from flask import Flask

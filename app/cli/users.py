@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sys
 
 import click
 from flask.cli import with_appcontext
 
 from ..errors import ServiceError
-from .common import db_session, fail
+from .common import db_session, fail, private_new_file
 
 IMPORT_COLUMNS = ("username", "email", "first_name", "last_name", "role", "password")
 
@@ -495,17 +494,6 @@ def invite_batch(batch: list[tuple[int, dict]]) -> tuple[list[tuple[object, str]
     return made, []
 
 
-def _private_new_file(path: str):
-    """`path` opened for writing, created 0600; ClickException when it exists."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise click.ClickException(f"{path} exists: name a new file for the links") from None
-    except OSError as e:
-        raise click.ClickException(f"cannot create {path}: {e.strerror}") from None
-    return os.fdopen(fd, "w", encoding="utf-8", newline="")
-
-
 @users.command("invite")
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
 @click.option("--links-out", type=click.Path(dir_okay=False),
@@ -533,7 +521,7 @@ def users_invite(file, links_out, batch_size):
     except UnicodeDecodeError:
         raise click.ClickException("the file is not UTF-8 text") from None
     rows = read_invite_rows(text)
-    out = _private_new_file(links_out) if links_out else None
+    out = private_new_file(links_out, "a new file for the links") if links_out else None
     writer = csv.writer(out) if out else None
     if writer:
         writer.writerow(["email", "link", "expires_at"])

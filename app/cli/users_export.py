@@ -3,13 +3,12 @@ reads, so an export imports back (passwords are never exported)."""
 from __future__ import annotations
 
 import csv
-import os
 import sys
 
 import click
 from flask.cli import with_appcontext
 
-from .common import db_session
+from .common import db_session, private_new_file
 
 EXPORT_COLUMNS = ("username", "email", "first_name", "last_name", "role")
 PAGE = 1000
@@ -42,13 +41,7 @@ def users_export(file):
     if file in (None, "-"):
         out, close = sys.stdout, False
     else:
-        try:
-            fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            raise click.ClickException(f"{file} exists: name a new file") from None
-        except OSError as e:
-            raise click.ClickException(f"cannot create {file}: {e.strerror}") from None
-        out, close = os.fdopen(fd, "w", encoding="utf-8", newline=""), True
+        out, close = private_new_file(file), True
     count = -1
     try:
         writer = csv.writer(out)

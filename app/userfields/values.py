@@ -11,6 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from ..authorization import has_permission
 from ..errors import ValidationFailed
+from ..request_text import text_problem
 from .declarations import UserField, declared_fields
 from .jsoncolumn import dump_object
 
@@ -38,7 +39,7 @@ def clean_value(field: UserField, value):
         return value
     if not isinstance(value, str):
         raise ValueError("Must be a string.")
-    if "\x00" in value or not _encodable(value):
+    if text_problem(value):
         raise ValueError("Must be valid Unicode text without NUL characters.")
     value = value.strip()
     if field.type == "text":
@@ -186,11 +187,3 @@ def checked_metadata(value) -> dict:
         raise ValidationFailed({"metadata": f"Must be at most {METADATA_MAX_BYTES} bytes as "
                                             f"compact JSON; this is {size}."})
     return value
-
-
-def _encodable(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
