@@ -12,6 +12,7 @@ import logging
 import pytest
 
 from keystead import create_app
+from keystead.authorization import BUILTIN_ROLES, PERMISSIONS
 
 from conftest import STRONG_PASSWORD, TEST_SETTINGS, csrf_from, new_database
 from totp_support import code_for
@@ -219,6 +220,10 @@ def test_every_route_answers_each_role_as_the_table_states(matrix_app, method, r
     response = call(matrix_app, role, method, rule)
     assert answer(response) == expected(method, rule, role), (
         method, rule, role, response.status_code, response.get_data(as_text=True)[:300])
+    needs = TABLE[(method, rule)][0]
+    if response.status_code == 403 and needs in PERMISSIONS:
+        # The refusal names the permission the table says the route needs.
+        assert f"permission {needs}" in response.get_data(as_text=True), (method, rule, role)
 
 
 def test_the_table_has_a_row_for_every_route_and_no_other(matrix_app):
@@ -235,3 +240,21 @@ def test_the_administration_guide_shows_the_table():
     assert documented is not None, "docs/administration.md has no route table markers"
     assert documented == generated_markdown(), (
         "docs/administration.md's route table is stale: run python -m tests.authorization_table --write")
+
+
+def test_the_guide_s_permission_table_is_what_the_built_in_roles_carry():
+    """The permission table of docs/administration.md ("Roles and permissions") ticks, for
+    each permission, exactly the built-in roles that carry it (app/authorization)."""
+    text = DOC.read_text(encoding="utf-8")
+    section = text[text.index("## Roles and permissions"):text.index("### Who may use each route")]
+    header = next(line for line in section.splitlines() if line.startswith("| permission |"))
+    roles = [cell.strip() for cell in header.strip("|").split("|")][2:]
+    assert roles == list(BUILTIN_ROLES)
+    documented = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and len(cells) == 2 + len(roles):
+            documented[cells[0].strip("`")] = {r for r, c in zip(roles, cells[2:]) if c == "✓"}
+    assert set(documented) == set(PERMISSIONS)
+    for permission, holders in documented.items():
+        assert holders == {r for r, held in BUILTIN_ROLES.items() if permission in held}, permission
