@@ -16,7 +16,7 @@ from keystead.models import User
 from keystead.ratelimits import SCOPES
 from conftest import csrf_from
 from live import browser, live_server, make_live_server, watch_policy_violations  # noqa: F401  (pytest fixtures)
-from tests.plugins import failing_provider
+from plugins import failing_provider
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_URL = "https://auth.example.org/keystead"

@@ -373,8 +373,8 @@ def test_a_plugin_grant_without_veto_opens_a_document_and_a_veto_of_an_action_is
 
 def test_an_oidc_group_claim_grants_a_groups_role_until_the_claim_drops_it(make_app):
     from keystead.apikeys import create_api_key
-    from tests.oidc_idp import IdentityProvider
-    from tests.test_oidc import sign_in
+    from oidc_idp import IdentityProvider
+    from test_oidc import sign_in
     idp = IdentityProvider().start()
     try:
         app = make_app(idp.settings(**AUDITOR))

@@ -7,7 +7,7 @@ from api_support import API, assert_error, bearer, in_db, login
 from keystead import groups
 from keystead.errors import Conflict, NotFound, ValidationFailed
 from keystead.models import Group, Membership, User
-from tests.plugins.recorder import Recorder
+from plugins.recorder import Recorder
 
 
 # ---------------------------------------------------------------- the service

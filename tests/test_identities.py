@@ -16,9 +16,9 @@ from keystead.identities import identities_of, link_identity, sync_groups, unlin
 from keystead.login import log_in_with_password
 from keystead.models import ExternalIdentity, Group, Membership, User
 from keystead.plugins import hook
-from tests.conftest import STRONG_PASSWORD, csrf_from
-from tests.plugins import failing_provider, static_provider
-from tests.plugins.recorder import Recorder
+from conftest import STRONG_PASSWORD, csrf_from
+from plugins import failing_provider, static_provider
+from plugins.recorder import Recorder
 
 
 def groups_of(user) -> set[str]:

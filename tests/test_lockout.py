@@ -22,7 +22,7 @@ def _fail(times, login, password="wrong-password-x"):
 
 
 def test_threshold_failures_lock_out_even_the_right_password(locking_app):
-    from tests.conftest import UserFactory
+    from conftest import UserFactory
     user, password = UserFactory(locking_app).create("victim")
     with locking_app.test_request_context():
         _fail(3, "victim")
@@ -51,7 +51,7 @@ def test_the_count_is_per_normalised_name_and_kept_in_the_database(locking_app, 
 
 
 def test_a_success_resets_the_count(locking_app):
-    from tests.conftest import UserFactory
+    from conftest import UserFactory
     user, password = UserFactory(locking_app).create("ada")
     with locking_app.test_request_context():
         _fail(2, "ada")
@@ -61,7 +61,7 @@ def test_a_success_resets_the_count(locking_app):
 
 
 def test_the_lockout_ends_after_its_duration(locking_app):
-    from tests.conftest import UserFactory
+    from conftest import UserFactory
     user, password = UserFactory(locking_app).create("ada")
     with locking_app.test_request_context():
         _fail(3, "ada")

@@ -12,8 +12,8 @@ from keystead.config import ConfigError
 from keystead.errors import AuthenticationFailed, ValidationFailed
 from keystead.login import log_in_with_password
 from keystead.models import ExternalIdentity, Group, Membership, User
-from tests.plugins import static_provider
-from tests.plugins.recorder import Recorder
+from plugins import static_provider
+from plugins.recorder import Recorder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

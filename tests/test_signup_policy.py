@@ -118,7 +118,7 @@ def test_pending_signup_is_audited_and_mailed_to_every_approver_only(make_app, s
     client = app.test_client()
     assert register(client, first_name="Grace", last_name="Hopper").status_code == 201
     assert wait_for(lambda: box.to("root@example.com") and box.to("appy@example.com"))
-    outbox_idle(app)
+    assert outbox_idle(app)
     for approver in ("root@example.com", "appy@example.com"):
         [msg] = box.to(approver)
         assert msg["Subject"] == "Keystead: A sign-up waits for your approval"
@@ -291,7 +291,7 @@ def test_cli_lists_approves_and_rejects(make_app, smtp):
     assert r.exit_code == 1 and "no person named" in r.output
     assert "0 waiting" in runner.invoke(args=["users", "pending"]).output
     assert "rejected" in runner.invoke(args=["users", "show", "ada"]).output
-    outbox_idle(app)
+    assert outbox_idle(app)
     assert wait_for(lambda: box.to("grace@example.com") and box.to("ada@example.com"))
     assert api_login(client, "grace").status_code == 200
     assert_error(api_login(client, "ada"), 403, "approval_rejected")
@@ -675,7 +675,7 @@ def test_a_groups_approvers_are_mailed_and_approve_while_they_are_members(make_a
     grace_id = register(client).get_json()["id"]
     ada_id = register(client, "ada").get_json()["id"]
     assert wait_for(lambda: len(box.to("gina@example.com")) == 2)
-    outbox_idle(app)
+    assert outbox_idle(app)
     assert box.to("otto@example.com") == []
     gina = bearer(login(client, "gina")["access_token"])
     otto = bearer(login(client, "otto")["access_token"])

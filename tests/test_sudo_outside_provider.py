@@ -1,7 +1,7 @@
 """Web sudo for people of an outside provider: they have no password here, so a fresh login
 through their provider counts as re-entry, and only for WebSudoModeDuration."""
 from conftest import post_form
-from tests.plugins import static_provider
+from plugins import static_provider
 
 
 def _app(make_app):

@@ -94,7 +94,7 @@ def test_an_account_without_a_password_gets_403_password_required(app, client, u
 
 
 def test_such_an_account_creates_keys_in_the_browser_after_a_fresh_provider_login(make_app):
-    from tests.plugins import static_provider
+    from plugins import static_provider
     app = make_app({"Authentication.Provider": ["password", "static"]}, plugins=[static_provider])
     client = app.test_client()
     assert submit(client, "/login", {"username": "robot", "password": "beep-boop-1234"}).status_code == 303

@@ -100,7 +100,7 @@ def test_item3_an_account_without_a_password_here_gets_403_password_required(app
 
 def test_item3_a_directory_account_gives_its_directory_password(make_app):
     """Issue 12 item 3: `current_password` is checked by the account's own provider."""
-    from tests.plugins import directory_provider
+    from plugins import directory_provider
     app = make_app({"Authentication.Provider": ["password", "directory"]}, plugins=[directory_provider])
     client = app.test_client()
     token = login(client, "dora", "dora-directory-pass-58")["access_token"]

@@ -24,8 +24,8 @@ from pages import login_path, submit
 from totp_support import code_for
 
 from keystead.models import User
-from tests.oidc_idp import IdentityProvider
-from tests.test_oidc import sign_in
+from oidc_idp import IdentityProvider
+from test_oidc import sign_in
 
 OTHER_KEY = "another-secret-key-entirely-0123456789abcdef"
 

@@ -3,7 +3,7 @@ their fields, the password rules, and RequireEmailVerification with a real SMTP 
 from __future__ import annotations
 
 import pytest
-from conftest import STRONG_PASSWORD, UserFactory, csrf_from, wait_for
+from conftest import STRONG_PASSWORD, UserFactory, csrf_from, outbox_idle, wait_for
 from pages import blank_tokens, error_beside, field_errors, form_errors, path_of, submit
 
 from keystead.models import User
@@ -219,6 +219,7 @@ def test_resend_verification_answers_the_same_whatever_was_typed(verify_app):
     assert wait_for(lambda: len(box.to("ada@example.com")) == 2)
     new_link = box.link_to("ada@example.com", "/verify-email/")
     assert new_link != first_link
+    assert outbox_idle(verify_app)
     assert not box.to("nobody@example.com") and not box.to("founder@example.com")  # verified already
     assert client.get(path_of(first_link)).status_code == 400  # a new link ends the old one
     assert client.get(path_of(new_link)).status_code == 200

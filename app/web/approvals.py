@@ -43,7 +43,7 @@ def _approvers_only():
     if not current_user.is_authenticated:
         return current_app.login_manager.unauthorized()
     if not has_permission(current_user, approval.APPROVE):
-        abort(403, "This page is for people who approve sign-ups.")
+        abort(403, f"This page needs the permission {approval.APPROVE}.")
     return None
 
 
