@@ -478,3 +478,25 @@ def test_every_form_of_the_app_is_a_browser_form(app):
     ours = [cls for cls in subclasses(FlaskForm) if cls.__module__.startswith("keystead.")]
     assert len(ours) >= 20
     assert [cls.__qualname__ for cls in ours if not issubclass(cls, BrowserForm)] == []
+
+
+@pytest.mark.parametrize("path", ["/register", "/reset-password", "/verify-email"])
+@pytest.mark.parametrize("where", ["inside", "alone"])
+def test_a_nul_in_the_challenge_of_a_form_is_shown_beside_the_widget(make_app, path, where):
+    """With Password.SignupChallenge, the widget's field is read beside the form's fields:
+    a NUL in it (even inside an otherwise good solution) is refused beside the widget, and
+    nothing is done."""
+    import altcha
+    app = make_app({"Password.SignupChallenge": True})
+    users_of(app).create("boss", role="administrator")
+    client = app.test_client()
+    challenge = altcha.Challenge.from_dict(client.get(f"{API}/auth/challenge").get_json())
+    payload = altcha.Payload(challenge, altcha.solve_challenge(challenge, timeout=60)).to_base64()
+    bad = payload[:10] + "\x00" + payload[10:] if where == "inside" else "\x00"
+    fields = {"username": "grace", "email": "grace@example.com", "password": STRONG_PASSWORD,
+              "password_confirm": STRONG_PASSWORD} if path == "/register" else {"email": "boss@example.com"}
+    r = _post(client, path, {**fields, "challenge": bad})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422, (r.status_code, html[:300])
+    assert f'id="challenge-error" role="alert"><p>{NUL_MESSAGE}</p>' in html and "\x00" not in html
+    assert in_db(app, lambda: User.select().count()) == 1
