@@ -76,8 +76,15 @@ def fresh_objects(app, admin, rule):
                      if "/users/me/api-keys/" in rule.rule else None)
         return group, document, target_key, admin_key
     group, document, target_key, admin_key = in_db(app, make)
+    invitation = None
+    if "/invitations/" in rule.rule:  # an open invitation of the administrator's
+        from keystead.signup.invitations import create_invitation
+        with app.test_request_context():
+            invitation = in_db(app, lambda: create_invitation(
+                UserModel.get_by_id(admin.id), f"invited{target.id}@example.com")[0])
     return {"user": target.id, "group": group.id, "document": document.id,
-            "target_key": target_key.id, "admin_key": admin_key and admin_key.id}
+            "target_key": target_key.id, "admin_key": admin_key and admin_key.id,
+            "invitation": invitation and invitation.id}
 
 
 def path_values(rule, objects) -> dict:
@@ -97,6 +104,8 @@ def path_values(rule, objects) -> dict:
             values[name] = objects["group"]
         elif path.startswith(f"{API}/documents/"):
             values[name] = objects["document"]
+        elif path.startswith(f"{API}/invitations/"):
+            values[name] = objects["invitation"]
         else:
             raise AssertionError(f"no test value for <{name}> in {path}: add it here")
     return values

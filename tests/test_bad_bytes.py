@@ -67,8 +67,11 @@ API_WITHOUT_BODY = {
     ("/api/v1/groups/<int:id>", "DELETE"),
     ("/api/v1/groups/<int:id>/members/<int:user_id>", "PUT"),
     ("/api/v1/groups/<int:id>/members/<int:user_id>", "DELETE"),
+    ("/api/v1/invitations/<int:id>", "DELETE"),
     ("/api/v1/users/<int:id>", "DELETE"),
     ("/api/v1/users/<int:id>/api-keys/<key_id>", "DELETE"),
+    ("/api/v1/users/<int:id>/approve", "POST"),
+    ("/api/v1/users/<int:id>/reject", "POST"),
     ("/api/v1/users/<int:id>/reset-link", "POST"),
     ("/api/v1/users/<int:id>/totp", "DELETE"),
     ("/api/v1/users/<int:id>/verification-link", "POST"),
@@ -216,35 +219,43 @@ def test_a_nul_in_every_path_segment_is_404_never_500(admin_app):
 
 # ---------------------------------------------------------------- uploads
 
-def test_a_multipart_upload_with_a_nul_in_its_title_or_file_name(client, viewer_h):
+@pytest.fixture
+def publisher_h(client, users):
+    """API headers of a publisher, "pia" (viewers may not upload: documents.create)."""
+    from api_support import login
+    users.create("pia", role="publisher")
+    return bearer(login(client, "pia")["access_token"])
+
+
+def test_a_multipart_upload_with_a_nul_in_its_title_or_file_name(client, publisher_h):
     """The title is a field (422 naming it); the file name is cleaned, as documented."""
     from io import BytesIO
-    r = client.post(f"{API}/documents", headers=viewer_h, content_type="multipart/form-data",
+    r = client.post(f"{API}/documents", headers=publisher_h, content_type="multipart/form-data",
                     data={"file": (BytesIO(b"Some notes."), "notes.txt"), "title": "a\x00b"})
     e = assert_error(r, 422)
     assert set(e["fields"]) == {"title"}
-    r = client.post(f"{API}/documents", headers=viewer_h, content_type="multipart/form-data",
+    r = client.post(f"{API}/documents", headers=publisher_h, content_type="multipart/form-data",
                     data={"file": (BytesIO(b"Some notes."), "no\x00tes.txt")})
     assert r.status_code == 201, r.get_data(as_text=True)
     assert r.get_json()["filename"] == "notes.txt"
 
 
-def test_uploaded_text_with_nul_bytes_is_not_stored_with_them(client, viewer_h):
+def test_uploaded_text_with_nul_bytes_is_not_stored_with_them(client, publisher_h):
     """A file whose bytes hold NULs is not text (refused, nothing stored); a JSON upload's
     `content` with one is a field error."""
     from io import BytesIO
-    r = client.post(f"{API}/documents", headers=viewer_h, content_type="multipart/form-data",
+    r = client.post(f"{API}/documents", headers=publisher_h, content_type="multipart/form-data",
                     data={"file": (BytesIO(b"Some\x00notes."), "notes.txt")})
-    assert 400 <= r.status_code < 500
+    assert 400 <= r.status_code < 500 and r.status_code != 403
     assert_error(r, r.status_code)
-    r = client.post(f"{API}/documents", headers=viewer_h, content_type="multipart/form-data",
+    r = client.post(f"{API}/documents", headers=publisher_h, content_type="multipart/form-data",
                     data={"file": (BytesIO(b"<p>Some\x00notes.</p>"), "notes.html")})
-    assert 400 <= r.status_code < 500
+    assert 400 <= r.status_code < 500 and r.status_code != 403
     assert_error(r, r.status_code)
-    r = client.post(f"{API}/documents", headers=viewer_h,
+    r = client.post(f"{API}/documents", headers=publisher_h,
                     json={"title": "Notes", "content": "Some\x00notes."})
     assert assert_error(r, 422)["fields"] == {"content": NUL_MESSAGE}
-    assert client.get(f"{API}/documents", headers=viewer_h).get_json()["total"] == 0
+    assert client.get(f"{API}/documents", headers=publisher_h).get_json()["total"] == 0
 
 
 # ---------------------------------------------------------------- browser forms
@@ -292,6 +303,23 @@ FORMS = {
     # A choice of group: any value not among the choices is a bad request (400 page).
     "/documents/<int:id>/share": ("admin", "/documents/<int:id>", ("group",)),
     "/documents/<int:id>/unshare/<int:group_id>": ("admin", "/documents/<int:id>", ()),
+    "/admin/approvals/<int:user_id>/approve": ("admin", "/admin/approvals", ()),
+    "/admin/approvals/<int:user_id>/reject": ("admin", "/admin/approvals", ()),
+    # Boxes to tick: the message is shown beside them.
+    "/admin/groups/<int:group_id>/roles": ("admin", "/admin/groups/<int:group_id>", ("roles",)),
+    "/admin/invitations/new": ("admin", "/admin/invitations", ("email", "role", "groups")),
+    "/admin/invitations/<int:invitation_id>/revoke": ("admin", "/admin/invitations", ()),
+    "/admin/people/<int:user_id>/fields": ("admin", None, ("field_nickname",)),
+    "/profile/fields": ("admin", None, ("field_nickname",)),
+    "/invite/<token>": ("invitation-link", None, ("username", "first_name", "last_name", "password",
+                                                  "password_confirm")),
+    "/login/terms": ("terms-step", None, ("accept_terms",)),
+}
+# The app of the form tests: a text profile field (for the profile field forms) and terms
+# of service (accepted by the administrator and ada, not by tess: her login asks for them).
+FORM_SETTINGS = {
+    "Profile.Fields": [{"name": "nickname", "label": "Nickname", "type": "text"}],
+    "Password.TermsURL": "https://example.com/terms", "Password.TermsVersion": "1",
 }
 # Forms that answer any bad value with a 400 page rather than re-render.
 PAGE_NOT_FIELD = {"/documents/<int:id>/share"}
@@ -303,17 +331,27 @@ def test_every_browser_form_is_in_the_table():
 
 
 class FormWorld:
-    """An administrator, a person with a group, an API key and a document, and the links
-    the link pages need; each form test gets its own."""
+    """An administrator, a person with a group, an API key and a document, a sign-up waiting
+    for approval, an open invitation, a person yet to accept the terms, and the links the
+    link pages need; each form test gets its own."""
 
     def __init__(self, app):
         from keystead import recovery
         from keystead.apikeys import create_api_key
         from keystead.documents.service import create_text_document
         from keystead.models import Group, Membership
+        from keystead.signup import invitations
         self.app = app
         admin = app.admin
         self.person = users_of(app).create("ada")[0]
+        self.pending = users_of(app).create("pat")[0]
+        users_of(app).create("tess")
+
+        def settle():
+            User.update(status="pending").where(User.id == self.pending.id).execute()
+            User.update(terms_accepted_version="1").where(User.id.in_([admin.id, self.person.id])).execute()
+            User.update(terms_accepted_version=None).where(User.username == "tess").execute()
+        in_db(app, settle)
 
         def make():
             group = Group.create(name="team", name_key="team")
@@ -329,15 +367,20 @@ class FormWorld:
                 self.reset_url = recovery.send_reset_email(User.get_by_id(self.person.id))[0]
                 _, self.confirmation_url, _ = recovery.create_person("newcomer", "new@example.com", None,
                                                                      actor=User.get_by_id(admin.id))
+                self.invitation, self.invitation_url = invitations.create_invitation(
+                    User.get_by_id(admin.id), "nia@example.com")
 
     def path(self, rule_text: str) -> str:
         if rule_text == "/reset-password/<token>":
             return _path_of(self.reset_url)
         if rule_text == "/confirm/<token>":
             return _path_of(self.confirmation_url)
+        if rule_text == "/invite/<token>":
+            return _path_of(self.invitation_url)
         key = self.own_key.id if rule_text.startswith("/profile/") else self.key.id
-        values = {"user_id": self.person.id, "group_id": self.group.id, "key_id": key,
-                  "id": self.document.id}
+        person = self.pending if rule_text.startswith("/admin/approvals/") else self.person
+        values = {"user_id": person.id, "group_id": self.group.id, "key_id": key,
+                  "id": self.document.id, "invitation_id": self.invitation.id}
         return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: str(values[m.group(1)]), rule_text)
 
     def client_as(self, who: str):
@@ -348,6 +391,10 @@ class FormWorld:
         if who == "second-step":  # the password was right; the code is asked for
             enable_for(self.app, "ada")
             _post(client, "/login", {"username": "ada", "password": STRONG_PASSWORD})
+            return client
+        if who == "terms-step":  # the password was right; the terms are to accept
+            r = _post(client, "/login", {"username": "tess", "password": STRONG_PASSWORD})
+            assert r.headers["Location"].endswith("/login/terms"), r.headers.get("Location")
             return client
         secret = enable_for(self.app, "boss")[0] if who == "admin-totp" else None
         _post(client, "/login", {"username": "boss", "password": STRONG_PASSWORD})
@@ -373,9 +420,11 @@ def _post(client, path: str, data: dict, page: str | None = None):
 
 @pytest.mark.parametrize("bad", ["a\x00b", "\x00"], ids=["nul-inside", "nul-alone"])
 @pytest.mark.parametrize("rule", sorted(FORMS))
-def test_a_nul_in_a_browser_form_is_shown_beside_the_field_never_a_500(admin_app, rule, bad):
+def test_a_nul_in_a_browser_form_is_shown_beside_the_field_never_a_500(make_app, rule, bad):
     who, page_rule, names = FORMS[rule]
-    world = FormWorld(admin_app)
+    app = make_app(FORM_SETTINGS)
+    app.admin = users_of(app).create("boss", role="administrator")[0]
+    world = FormWorld(app)
     client = world.client_as(who)
     path = world.path(rule)
     page = world.path(page_rule) if page_rule else path
@@ -429,3 +478,25 @@ def test_every_form_of_the_app_is_a_browser_form(app):
     ours = [cls for cls in subclasses(FlaskForm) if cls.__module__.startswith("keystead.")]
     assert len(ours) >= 20
     assert [cls.__qualname__ for cls in ours if not issubclass(cls, BrowserForm)] == []
+
+
+@pytest.mark.parametrize("path", ["/register", "/reset-password", "/verify-email"])
+@pytest.mark.parametrize("where", ["inside", "alone"])
+def test_a_nul_in_the_challenge_of_a_form_is_shown_beside_the_widget(make_app, path, where):
+    """With Password.SignupChallenge, the widget's field is read beside the form's fields:
+    a NUL in it (even inside an otherwise good solution) is refused beside the widget, and
+    nothing is done."""
+    import altcha
+    app = make_app({"Password.SignupChallenge": True})
+    users_of(app).create("boss", role="administrator")
+    client = app.test_client()
+    challenge = altcha.Challenge.from_dict(client.get(f"{API}/auth/challenge").get_json())
+    payload = altcha.Payload(challenge, altcha.solve_challenge(challenge, timeout=60)).to_base64()
+    bad = payload[:10] + "\x00" + payload[10:] if where == "inside" else "\x00"
+    fields = {"username": "grace", "email": "grace@example.com", "password": STRONG_PASSWORD,
+              "password_confirm": STRONG_PASSWORD} if path == "/register" else {"email": "boss@example.com"}
+    r = _post(client, path, {**fields, "challenge": bad})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422, (r.status_code, html[:300])
+    assert f'id="challenge-error" role="alert"><p>{NUL_MESSAGE}</p>' in html and "\x00" not in html
+    assert in_db(app, lambda: User.select().count()) == 1

@@ -27,6 +27,7 @@ from flask import current_app
 
 from ..errors import ValidationFailed
 from ..ratelimit_storage import DatabaseStorage
+from ..request_text import text_problem
 
 FIELD = "challenge"  # the form field and JSON key that carry the solution
 ALGORITHM = "SHA-256"  # the widget's SHA worker (app/static/altcha-sha-worker.js) computes it
@@ -71,6 +72,8 @@ def check(payload) -> None:
         return
     if not isinstance(payload, str) or not payload.strip():
         raise ValidationFailed({FIELD: MISSING})
+    if problem := text_problem(payload):  # a form's field is read apart from its form's checks
+        raise ValidationFailed({FIELD: problem})
     signing, answer = _keys()
     try:
         result = altcha.verify_solution(payload.strip(), signing, hmac_key_secret=answer)
