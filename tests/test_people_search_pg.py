@@ -20,7 +20,7 @@ pytestmark = [
                        "postgresql://user@host:port/db (.ci/run starts one and sets it)"),
 ]
 
-SEEDED = 20_000
+SEEDED = 21_000  # so that more than COUNT_CAP (10,000) usernames begin with "u"
 FIRST = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken")
 LAST = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson")
 COLUMNS = ("username", "username_key", "email", "email_key", "first_name", "last_name", "role",
@@ -93,7 +93,6 @@ def test_search_folds_case_and_unicode_compatibility_forms(seeded):
     assert search(seeded, "ÉMILE")[0] == ["ﬁnch"]  # names through lower()
     assert search(seeded, "fin")[0] == ["ﬁnch"]  # the ligature ﬁ is fi (NFKC) in the key
     assert search(seeded, "ｆｉｎｃｈ")[0] == ["ﬁnch"]  # full-width letters (NFKC)
-    assert search(seeded, "STRASSE") == ([], 0) or search(seeded, "STRASSE")[0] == []
     assert search(seeded, "straße")[0] == ["ﬁnch"]
 
 
@@ -111,8 +110,7 @@ def test_count_is_exact_up_to_the_cap_and_capped_beyond(seeded):
     assert expected < COUNT_CAP
     names, total = search(seeded, "ada")
     assert (int(total), total.capped) == (expected, False)
-    # "u" begins half the usernames and Lovelace... no: every "u0..." username is half of
-    # SEEDED, so with the email hosts and names more than the cap match.
+    # Every other username begins with "u": more than the cap.
     many = sum(1 for u, e, f, l in generated(SEEDED) if u.startswith("u") or e.startswith("u"))
     assert many > COUNT_CAP
     names, total = search(seeded, "u")
