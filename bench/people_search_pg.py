@@ -161,6 +161,7 @@ def count_sql(db, q: str) -> tuple[str, list]:
     return count_query(q).sql()
 
 
+
 def measure(app, db, kinds: dict, per_page: int = 50) -> dict:
     from keystead.accounts import search_users
     client = app.test_client()
@@ -265,7 +266,7 @@ def run(database_url: str, people: int, queries: int, indexes: str = "btree", ke
     instance = tempfile.mkdtemp(prefix="keystead-bench-pg-")
     result = {"people": people, "queries_per_kind": queries, "indexes": indexes,
               "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "cores": os.cpu_count()}
+              "cores": os.cpu_count(), "load_average_at_start": list(os.getloadavg())}
     try:
         app = create_app({"Server.DatabaseURL": url, "Password.BcryptRounds": 4,
                           "Server.RateLimits": False, "Password.LockoutThreshold": 0,
@@ -297,6 +298,7 @@ def run(database_url: str, people: int, queries: int, indexes: str = "btree", ke
             admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
     result["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    result["load_average_at_end"] = list(os.getloadavg())
     return result
 
 
