@@ -143,3 +143,14 @@ def test_postgresql_answers_the_search_from_the_prefix_indexes(seeded, q):
         plan = explain(seeded, query)
         assert 'Seq Scan on "user"' not in plan, plan
         assert "Index" in plan, plan
+
+
+def test_cli_and_people_page_say_when_the_total_is_capped(seeded, admin, auth):
+    result = seeded.test_cli_runner().invoke(args=["users", "list", "-q", "u", "--per-page", "3"])
+    assert result.exit_code == 0, result.output
+    assert "10000+ in all (page 1)." in result.output
+    auth.login("root")
+    page = auth.client.get("/admin/people?q=u").get_data(as_text=True)
+    assert "10000+ people" in page
+    page = auth.client.get("/admin/people?q=zo%C3%AB").get_data(as_text=True)
+    assert "1 person" in page and "10000+" not in page
