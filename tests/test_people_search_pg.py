@@ -4,8 +4,8 @@ forms folded as everywhere else), its count is exact up to 10,000 and says when 
 there (`total_capped`), and PostgreSQL answers both statements from the prefix indexes by
 its own choice once the table holds enough people (no planner settings forced).
 
-PostgreSQL only: the SQLite side of the same search is tested in tests/test_people_search*.py
-and friends; bench/people_search_pg.py measures it at a million people."""
+PostgreSQL only: the same search on SQLite is tested by tests/test_admin_api.py and
+tests/test_admin_pages.py; bench/people_search_pg.py measures it at a million people."""
 from __future__ import annotations
 
 import io
