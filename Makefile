@@ -39,7 +39,8 @@ clean:
 ## bench: the benchmark (bench/, docs/performance.md) in its own environment, .venv-bench:
 ## the project plus Flask-Security-Too and matplotlib (bench/requirements.txt), never in
 ## the project's dependencies. Installs wrk when root and missing (else a Python driver).
-## BENCH_ARGS=--quick for a short machinery check.
+## BENCH_ARGS=--quick for a short machinery check. BENCH_POSTGRES_URL=postgresql://... adds
+## the people search at 1,000,000 people on that PostgreSQL server (bench/people_search_pg.py).
 BENCH_VENV := .venv-bench
 BENCH_ARGS ?=
 
@@ -57,4 +58,4 @@ bench: $(BENCH_VENV)/.installed
 	    { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null 2>&1; } || \
 	    echo "bench: could not install wrk; using the Python load driver"; \
 	  else echo "bench: wrk not installed (apt-get install wrk); using the Python load driver"; fi; }
-	$(BENCH_VENV)/bin/python -m bench.run $(BENCH_ARGS)
+	$(BENCH_VENV)/bin/python -m bench.run $(if $(BENCH_POSTGRES_URL),--postgres-url '$(BENCH_POSTGRES_URL)') $(BENCH_ARGS)

@@ -546,6 +546,24 @@ def in_process_checks(args, results: dict) -> dict:
     return checks
 
 
+# ---------------------------------------------------------------- PostgreSQL people search
+
+def people_search_pg(args) -> dict | None:
+    """The people search at a million people on PostgreSQL (bench/people_search_pg.py) when
+    --postgres-url (BENCH_POSTGRES_URL) names a server; else the last run's figures, if any."""
+    out = RESULTS_DIR / "people_search_pg.json"
+    if args.postgres_url:
+        print(f"== people search at {args.pg_people:,} people on PostgreSQL", flush=True)
+        done = subprocess.run([sys.executable, "-m", "bench.people_search_pg", "--database-url",
+                               args.postgres_url, "--people", str(args.pg_people), "--output", str(out)],
+                              env=base_env(), cwd=ROOT, timeout=3600)
+        if done.returncode != 0:
+            return {"failed": f"bench/people_search_pg.py exited {done.returncode}"}
+    if out.exists():
+        return json.loads(out.read_text())
+    return None
+
+
 # ---------------------------------------------------------------- main
 
 def want(key: str, args) -> bool:
@@ -614,6 +632,11 @@ def parse_args(argv=None):
     p.add_argument("--driver", choices=("auto", "wrk", "python"), default="auto")
     p.add_argument("--profile", action="store_true",
                    help="profile the bearer GET in-process even when it meets its target")
+    p.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL", ""),
+                   help="also run the people search at 1,000,000 people on this PostgreSQL server "
+                        "(bench/people_search_pg.py; a scratch database, dropped at the end)")
+    p.add_argument("--pg-people", type=int, default=1_000_000,
+                   help="people for the PostgreSQL people search (default 1,000,000)")
     p.add_argument("--no-docs", action="store_true",
                    help="write bench/results only, leave docs/performance.* as they are")
     p.add_argument("--quick", action="store_true",
@@ -678,6 +701,7 @@ def main(argv=None) -> int:
             target.server.stop()
         if "keystead" in targets:
             results["in_process"] = in_process_checks(args, results)
+        results["people_search_pg"] = people_search_pg(args)
         results["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ")
         results["elapsed_s"] = round(time.time() - started, 1)
         results["ratios"] = report.ratios(results)

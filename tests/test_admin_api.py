@@ -47,7 +47,8 @@ def test_list_pages_through_everyone_in_username_order(app, client, admin_h):
     r = client.get(f"{API}/users", headers=admin_h)
     assert r.status_code == 200
     body = r.get_json()
-    assert set(body) == {"results", "total", "page", "per_page"}
+    assert set(body) == {"results", "total", "total_capped", "page", "per_page"}
+    assert body["total_capped"] is False
     assert body["total"] == 121 and body["page"] == 1 and body["per_page"] == 50
     assert len(body["results"]) == 50
     assert [u["username"] for u in body["results"]][:2] == ["p000", "p001"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from peewee import OP, Expression, SqliteDatabase, fn
+from peewee import OP, SQL, Expression, SqliteDatabase, fn
 
 from ..errors import NotFound
 from ..models import User, database
@@ -89,23 +89,65 @@ def _search_condition(q: str):
     return condition
 
 
-def search_users(q: str = "", page: int = 1, per_page: int = 50, status: str | None = None):
-    """A page of people (by username) matching `q`, and how many match in all; `status`
-    keeps only people in that sign-up approval state (active, pending, rejected).
-
-    Two queries whatever the number of people, both answered from indexes: the count and
-    the page. A search matches the beginning of the username, email, first or last name."""
+def _filter(q: str, status: str | None):
     condition = _search_condition(q or "")
     if status is not None:
         condition = (User.status == status) if condition is None else (condition & (User.status == status))
+    return condition
+
+
+def page_ids_query(q: str = "", page: int = 1, per_page: int = 50, status: str | None = None):
+    """The ids of one page of people matching `q`, by username."""
     ids = User.select(User.id).order_by(User.username_key)
-    if condition is None:
-        total = user_count()
-    else:
+    condition = _filter(q, status)
+    if condition is not None:
         ids = ids.where(condition)
-        total = User.select(fn.COUNT(User.id)).where(condition).scalar()
+    return ids.paginate(page, per_page)
+
+
+COUNT_CAP = 10_000
+
+
+class SearchTotal(int):
+    """How many people a search matches: exact up to COUNT_CAP; beyond it the count stops
+    at COUNT_CAP and `capped` is true (the API's `total_capped`, "10,000+" on pages)."""
+
+    capped: bool = False
+
+    def __new__(cls, n: int, capped: bool = False):
+        total = super().__new__(cls, n)
+        total.capped = capped
+        return total
+
+    def __str__(self) -> str:
+        return f"{int(self)}+" if self.capped else str(int(self))
+
+
+def count_query(q: str = "", status: str | None = None):
+    """The statement counting the people matching `q`, reading at most COUNT_CAP + 1 of
+    them: a common prefix matches hundreds of thousands of people at a million, and an
+    exact count of those would read as many index entries (or rows) on every search."""
+    condition = _filter(q, status)
+    matches = User.select(User.id)
+    if condition is not None:
+        matches = matches.where(condition)
+    return User.select(fn.COUNT(SQL("*"))).from_(matches.limit(COUNT_CAP + 1).alias("matches"))
+
+
+def search_users(q: str = "", page: int = 1, per_page: int = 50, status: str | None = None):
+    """A page of people (by username) matching `q`, and how many match in all (a
+    SearchTotal: exact up to COUNT_CAP); `status` keeps only people in that sign-up
+    approval state (active, pending, rejected).
+
+    Two queries whatever the number of people, both answered from indexes: the count and
+    the page. A search matches the beginning of the username, email, first or last name."""
+    if _filter(q, status) is None:
+        total = SearchTotal(user_count())  # exact: a counter kept by triggers
+    else:
+        n = count_query(q, status).scalar()
+        total = SearchTotal(min(n, COUNT_CAP), capped=n > COUNT_CAP)
     # The page's ids come from the username index alone (skipping to a middle page reads
     # index entries, not rows); only the page's own rows are then loaded.
-    page_ids = ids.paginate(page, per_page)
+    page_ids = page_ids_query(q, page, per_page, status)
     rows = list(User.select().where(User.id.in_(page_ids)).order_by(User.username_key))
     return rows, total

@@ -55,7 +55,8 @@ def list_users():
     page, per_page = paging()
     q = request.args.get("q", "")[:200]
     rows, total = accounts.search_users(q, page, per_page, status=status)
-    return jsonify(results=users_json(rows), total=total, page=page, per_page=per_page)
+    return jsonify(results=users_json(rows), total=int(total), total_capped=total.capped,
+                   page=page, per_page=per_page)
 
 
 @bp.post("/users")
@@ -186,7 +187,12 @@ _ROLE = string("viewer, publisher, administrator or a custom role of Authorizati
 OPENAPI_SCHEMAS: dict = {
     "UserPage": obj(("results", "total", "page", "per_page"),
                     results={"type": "array", "items": ref("User")},
-                    total={"type": "integer", "description": "How many match in all."},
+                    total={"type": "integer", "description": "How many match in all: exact up to "
+                           "10,000; beyond, 10,000 with `total_capped` true."},
+                    total_capped={"type": "boolean", "description": "The people list (GET "
+                                  "/api/v1/users): true when a search matches more than 10,000 "
+                                  "people and `total` stops at 10,000 (so that a common prefix "
+                                  "never counts a million rows)."},
                     page={"type": "integer"}, per_page={"type": "integer"}),
 }
 

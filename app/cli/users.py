@@ -65,7 +65,7 @@ def users_list(search, page, per_page):
         for u in rows:
             click.echo(f"{u.id:>6}  {u.username:20} {u.role:13} {u.account_state:11} {u.email or '':30} "
                        f"{iso(u.last_login_at) or '-'}")
-        click.echo(f"{total} in all (page {page}).")
+        click.echo(f"{total} in all (page {page}).")  # "10000+" when capped
 
 
 def _user_arg(login):
