@@ -225,6 +225,19 @@ def _domains(value):
     return list(dict.fromkeys(clean))
 
 
+def _cookie_domain(value):
+    """None (a host-only cookie) or a parent domain such as ".example.com"."""
+    if value in (None, ""):
+        return None
+    allowed = 'a parent domain of the PublicURL\'s host, such as ".example.com" (empty: this host only)'
+    if not isinstance(value, str):
+        raise ValueError(allowed)
+    name = value.strip().lower().lstrip(".").rstrip(".")
+    if "." not in name or not _HOST_NAME.match(name):
+        raise ValueError(allowed)
+    return "." + name
+
+
 def _custom_roles(value):
     """[Authorization.Roles.<name>] tables with `permissions = [...]`. Whether each
     permission exists is checked at start-up, once plugins have added theirs
@@ -272,6 +285,8 @@ SETTINGS: dict[str, Setting] = {
     "Server.RateLimitStorage": Setting("database://", _rate_limit_storage),
     "Server.TrustedProxies": Setting(0, _integer(0, 10)),
     "Server.TrustedHosts": Setting([], _host_names),
+    # A parent domain for the session cookie, so one sign-in serves the apps on sibling hosts.
+    "Server.CookieDomain": Setting(None, _cookie_domain),
     # How long a SQLite writer waits for another's lock before the request answers 503.
     "Server.SQLiteBusyTimeout": Setting("5s", parse_duration),
     "Server.SecretKey": Setting(None, _secret_key, secret=True),

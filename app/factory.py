@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -42,13 +43,20 @@ def build_app(test_config, instance_path, plugins) -> Flask:
                               and os.path.exists(os.path.join(instance_path, "secret_key")))
     secret_key = load_secret_key(settings)
     https = settings.public_https
+    cookie_domain = settings["Server.CookieDomain"]
+    if cookie_domain and not f".{urlsplit(settings['Server.PublicURL']).hostname}".endswith(cookie_domain):
+        raise ConfigError(f"invalid setting Server.CookieDomain = \"{cookie_domain}\": allowed is a "
+                          f"parent domain of the PublicURL's host ({urlsplit(settings['Server.PublicURL']).hostname})")
     app.config.update(
         SECRET_KEY=secret_key,
         # Documents may be large; JSON bodies are limited separately (app/api/jsonbody.py).
         MAX_CONTENT_LENGTH=settings["Documents.MaxBytes"] + 64 * 1024,
         MAX_FORM_MEMORY_SIZE=1024 * 1024,
         MAX_FORM_PARTS=100,
-        SESSION_COOKIE_NAME="__Host-keystead" if https else "keystead_session",
+        # __Host- cookies may not name a domain: with Server.CookieDomain the name is __Secure-.
+        SESSION_COOKIE_NAME=(("__Secure-keystead" if cookie_domain else "__Host-keystead") if https
+                             else "keystead_session"),
+        SESSION_COOKIE_DOMAIN=cookie_domain,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=https,
