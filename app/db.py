@@ -111,6 +111,18 @@ def init_app(app: Flask, url: str, instance_path: str,
     return db
 
 
+def write_transaction():
+    """A transaction for work that reads and then writes what it read (spend a token once,
+    compare and set). On SQLite it takes the write lock at BEGIN (IMMEDIATE), so racing
+    requests queue for it (up to Server.SQLiteBusyTimeout) instead of one failing at once
+    with "database is locked" when its read lock cannot become a write lock. PostgreSQL's
+    row locks already order them."""
+    from peewee import SqliteDatabase
+    if isinstance(database.obj, SqliteDatabase):
+        return database.atomic("IMMEDIATE")
+    return database.atomic()
+
+
 def give_back(db: PooledDatabase) -> None:
     """Return this thread's connection to the pool: the pool rolls back what a failed
     request left open and closes a connection that no longer answers instead of keeping
