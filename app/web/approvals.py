@@ -28,14 +28,11 @@ class DecisionForm(BrowserForm):
 
 @bp.app_context_processor
 def _approver_globals():
-    def may_approve() -> bool:
-        """Whether the signed-in person may decide on sign-ups (the nav shows Approvals)."""
-        return current_user.is_authenticated and has_permission(current_user, approval.APPROVE)
     def terms_version() -> str | None:
         """The current Password.TermsVersion, None without terms (the person page shows it)."""
         terms = current_terms()
         return terms[1] if terms else None
-    return {"may_approve": may_approve, "terms_version": terms_version}
+    return {"terms_version": terms_version}
 
 
 @bp.before_request

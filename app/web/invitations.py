@@ -51,13 +51,6 @@ class InvitationSignupForm(BrowserForm):
     accept_terms = BooleanField("I accept the terms of service")  # asked when terms are set
 
 
-@bp.app_context_processor
-def _navigation():
-    def may_invite() -> bool:
-        return current_user.is_authenticated and has_permission(current_user, "people.invite")
-    return {"may_invite": may_invite}
-
-
 def inviters_only(view):
     """Anonymous visitors are sent to log in; people without people.invite get 403."""
     @functools.wraps(view)

@@ -13,16 +13,6 @@ bp = Blueprint("admin_settings", __name__, url_prefix="/admin")
 PERMISSION = "settings.read"
 
 
-def may_read_settings() -> bool:
-    """Whether the signed-in person may see /admin/settings (for the navigation link)."""
-    return current_user.is_authenticated and has_permission(current_user, PERMISSION)
-
-
-@bp.app_context_processor
-def _navigation():
-    return {"may_read_settings": may_read_settings}  # called only where the link is drawn
-
-
 @bp.before_request
 def _settings_readers_only():
     if not current_user.is_authenticated:
