@@ -17,6 +17,30 @@ import pytest
 
 from keystead import create_app
 
+
+# ---------------------------------------------------------------- no silent skips
+
+# With KEYSTEAD_STRICT_SKIPS=1 (.ci/run sets it), a run fails when a test was skipped for any
+# reason but belonging to the other database's run: a missing Chromium, nginx, Redis or
+# PostgreSQL binary there must not turn a regression into a skip.
+OTHER_RUN_SKIP = re.compile(r"SQLite only|PostgreSQL only|needs a PostgreSQL server|"
+                            r"runs in the SQLite run|PostgreSQL has no such answer")
+_unexpected_skips: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and isinstance(report.longrepr, tuple):
+        reason = str(report.longrepr[2])
+        if not OTHER_RUN_SKIP.search(reason):
+            _unexpected_skips.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("KEYSTEAD_STRICT_SKIPS") == "1" and _unexpected_skips:
+        print("\nKEYSTEAD_STRICT_SKIPS: tests were skipped for a reason other than the other "
+              "database's run:\n  " + "\n  ".join(_unexpected_skips))
+        session.exitstatus = 1
+
 POSTGRES_URL = os.environ.get("KEYSTEAD_TEST_POSTGRES_URL", "")
 
 TEST_SETTINGS = {
