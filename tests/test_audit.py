@@ -163,6 +163,27 @@ def test_csv_download_streams_every_matching_event(app, client, users, auth):
     assert all(not row[6].startswith("=") for row in rows[1:])
 
 
+@pytest.mark.parametrize("start", ["=", "+", "-", "@"])
+def test_every_cell_a_person_or_client_chose_is_quoted_against_spreadsheet_formulas(make_app, start):
+    """Issue 18: a name and a client address (behind a trusted proxy, whatever
+    X-Forwarded-For said) that start like a formula are written with a leading apostrophe,
+    in every column, so opening the CSV in a spreadsheet runs nothing."""
+    from conftest import csrf_from
+    app = make_app({"Server.TrustedProxies": 1})
+    UserFactory(app).create("boss", role="administrator")
+    client = app.test_client()
+    payload = f"{start}HYPERLINK(1)"
+    r = client.post("/api/v1/auth/login", json={"username": payload, "password": "nope-nope-nope"},
+                    headers={"X-Forwarded-For": payload})
+    assert r.status_code == 401
+    page = client.get("/login").get_data(as_text=True)
+    client.post("/login", data={"csrf_token": csrf_from(page), "username": "boss", "password": STRONG_PASSWORD})
+    rows = list(csv.reader(io.StringIO(client.get("/admin/audit.csv?event=login_failed").get_data(as_text=True))))
+    header, [row] = rows[0], rows[1:]
+    assert row[header.index("client")] == "'" + payload
+    assert all(not cell.startswith(start) for cell in row), row
+
+
 def test_csv_reads_in_chunks(app, users):
     from keystead.audit.service import csv_rows, filtered
     users.create("ada")

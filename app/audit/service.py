@@ -10,6 +10,7 @@ from peewee import fn
 
 from ..errors import ValidationFailed
 from ..models import iso, utcnow
+from ..spreadsheet import quote_cell
 from .models import AuditEvent
 from .plugin import name_key
 
@@ -93,16 +94,12 @@ def csv_rows(query, chunk: int = 1000):
         if not rows:
             return
         for e in rows:
-            writer.writerow([iso(e.created_at), e.event, e.outcome, _csv_safe(e.actor_name),
-                             _csv_safe(e.target_name), e.client or "", _csv_safe(e.details)])
+            # Every cell a person or a client chose is quoted: names, details and the
+            # client address (behind a trusted proxy it is what X-Forwarded-For said).
+            writer.writerow([iso(e.created_at), e.event, e.outcome, quote_cell(e.actor_name),
+                             quote_cell(e.target_name), quote_cell(e.client), quote_cell(e.details)])
         last = rows[-1].id
         yield _take(buffer)
-
-
-def _csv_safe(value) -> str:
-    """No spreadsheet formula injection: a cell starting with = + - @ is quoted as text."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 def _take(buffer: io.StringIO) -> str:

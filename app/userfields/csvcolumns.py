@@ -2,16 +2,15 @@
 per declared field, named `field:<name>` (so a field never clashes with a built-in column);
 cells are the values as typed in a form (bool: true/false; date: YYYY-MM-DD; empty: none).
 
-A cell a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage
-return) is exported with a leading apostrophe, and import removes that apostrophe again,
-so an export imports back unchanged and opening it in a spreadsheet runs nothing."""
+Cells are quoted against spreadsheet formulas by app/spreadsheet.py (and unquoted on
+import), so an export imports back unchanged and opening it in a spreadsheet runs nothing."""
 from __future__ import annotations
 
+from ..spreadsheet import quote_cell, unquote_cell
 from .declarations import declared_fields
 from .values import as_text, parse_text
 
 PREFIX = "field:"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def field_columns() -> list[str]:
@@ -38,13 +37,3 @@ def field_cells(user) -> list[str]:
     """The field cells of `user`'s row, in field_columns() order."""
     stored = user.fields or {}
     return [quote_cell(as_text(stored.get(f.name))) for f in declared_fields()]
-
-
-def quote_cell(text: str) -> str:
-    """`text` safe to open in a spreadsheet (see the module's docstring)."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def unquote_cell(text: str) -> str:
-    """The value quote_cell wrote `text` for."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_START) else text
