@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import email
 import email.policy
+import itertools
 import os
 import re
 import secrets
@@ -136,6 +137,9 @@ def post_form(client, path: str, data: dict, page: str | None = None, **kw):
     return client.post(path, data={"csrf_token": csrf_from(html), **data}, **kw)
 
 
+_PEOPLE_MADE = itertools.count(1)
+
+
 class UserFactory:
     """users.create(...) -> (User, password), through the same service the CLI uses."""
 
@@ -147,7 +151,9 @@ class UserFactory:
                role: str = "viewer", email: str | None = None, **kw):
         from keystead.accounts import create_user
         self.n += 1
-        username = username or f"person{self.n}{secrets.token_hex(2)}"
+        # Numbered across every factory of the process: helpers make a new factory per call
+        # (api_support.users_of), and a per-factory number met its twin by chance.
+        username = username or f"person{next(_PEOPLE_MADE)}{secrets.token_hex(2)}"
         email = email or f"{username}@example.com"
         with self.app.app_context():
             db = self.app.extensions["keystead.db"]
