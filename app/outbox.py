@@ -89,12 +89,25 @@ class Outbox:
         app = self._app()
         if app is None:
             return
+        db = app.extensions["keystead.db"]
         try:
             with app.app_context():
-                with app.extensions["keystead.db"].connection_context():
+                with db.connection_context():
                     job(*args)
-        except Exception:  # one failed job is logged, never lost silently, never blocks the rest
-            log.exception("background job %s failed", getattr(job, "__name__", job))
+        except Exception as e:  # one failed job is logged, never lost silently, never blocks the rest
+            from .db import database_failure, describe_failure, forget_dead_connections
+            kind = database_failure(e)
+            if kind is None:
+                log.exception("background job %s failed", getattr(job, "__name__", job))
+                return
+            # An outage is one line, as for requests (app/db.py), never a traceback.
+            log.warning("background job %s failed: database %s: %s", getattr(job, "__name__", job),
+                        kind, describe_failure(e, db))
+            if kind == "unavailable":
+                try:
+                    forget_dead_connections(db)
+                except Exception:  # the pool is rebuilt by the next request anyway
+                    pass
 
 
 def outbox():
