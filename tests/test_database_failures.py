@@ -225,12 +225,14 @@ def test_a_real_server_answers_503_while_postgresql_is_down_and_recovers_without
 
 
 def wait_until_a_query_waits_for_a_lock(connection, timeout: float = 30) -> None:
-    """Poll pg_stat_activity (bounded) until some session waits for a lock."""
+    """Poll pg_stat_activity (bounded) until an UPDATE of a person in this database waits
+    for a lock (not any waiting session: a background job of the server may wait too)."""
     import time
     cursor = connection.cursor()
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                       "AND datname = current_database() AND query LIKE 'UPDATE \"user\"%%'")
         if cursor.fetchone()[0]:
             return
         time.sleep(0.05)
