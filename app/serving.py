@@ -74,3 +74,8 @@ def check_configuration(server=None) -> None:
 accesslog = "-"
 logger_class = RedactingLogger
 on_starting = check_configuration
+# gunicorn 25.1 and later open a control socket at one fixed path per Unix user
+# ($HOME/.gunicorn/gunicorn.ctl) that accepts "shutdown" and "worker kill": two Keystead
+# instances of one user would share it, each start taking it over from the other. Keystead
+# needs none of it (signals to the master do the same), so it stays closed.
+control_socket_disable = True

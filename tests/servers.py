@@ -166,7 +166,7 @@ class GunicornServer:
         kw.setdefault("timeout", REQUEST_TIMEOUT)
         kw.setdefault("allow_redirects", False)
         kw.setdefault("verify", self.verify)
-        return requests.request(method, self.url + path, **kw)
+        return self._send(requests, method, self.url + path, **kw)
 
     def api(self, method: str, path: str, token: str | None = None, session=None, **kw) -> requests.Response:
         headers = dict(kw.pop("headers", None) or {})
@@ -174,7 +174,18 @@ class GunicornServer:
             headers["Authorization"] = f"Bearer {token}"
         kw.setdefault("timeout", REQUEST_TIMEOUT)
         kw.setdefault("verify", self.verify)
-        return (session or requests).request(method, self.url + API + path, headers=headers, **kw)
+        return self._send(session or requests, method, self.url + API + path, headers=headers, **kw)
+
+    def _send(self, client, method: str, url: str, **kw) -> requests.Response:
+        """One request; when the server cannot be reached at all, the failure says whether
+        gunicorn is still running and what it logged last (a refused connection alone
+        cannot tell a dead master from a wrong port)."""
+        try:
+            return client.request(method, url, **kw)
+        except requests.ConnectionError as e:
+            status = self.proc.poll() if self.proc is not None else "never started"
+            raise AssertionError(f"{method} {url} could not connect ({e.__class__.__name__}); gunicorn's "
+                                 f"exit status: {status}; its log ends:\n{self.log_tail(60)}") from e
 
     def login(self, username: str, password: str, session=None) -> requests.Response:
         return self.api("POST", "/auth/login", json={"username": username, "password": password},

@@ -220,3 +220,24 @@ def test_a_worker_that_cannot_open_the_database_does_not_stop_gunicorn(tmp_path,
         assert "exited with code 1" in server.log_tail(200)
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("how", ["gunicorn wsgi:app", "keystead serve"])
+def test_gunicorn_opens_no_control_socket_that_other_instances_would_share(tmp_path, gunicorn_installed, how):
+    """gunicorn 25.1+ opens a control socket at $HOME/.gunicorn/gunicorn.ctl (one path per
+    Unix user, accepting "shutdown"): two instances of one user would take it from each
+    other. Keystead's settings keep it closed, started either documented way."""
+    home = tmp_path / "home"
+    (home / "run").mkdir(parents=True)
+    extra = {"HOME": str(home), "XDG_RUNTIME_DIR": str(home / "run")}
+    server = GunicornServer(tmp_path / "instance", {}, workers=1, extra_env=extra)
+    if how == "keystead serve":
+        keystead = os.path.join(os.path.dirname(GUNICORN), "keystead")
+        server.command = lambda: [keystead, "serve", "--bind", f"127.0.0.1:{server.port}", "--workers", "1"]
+    try:
+        server.start()
+        assert server.request("GET", "/api/v1/health").status_code == 200
+        assert "Control socket" not in server.log_tail(200)
+        assert not (home / ".gunicorn").exists() and not list((home / "run").iterdir())
+    finally:
+        server.stop()
