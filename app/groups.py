@@ -211,3 +211,42 @@ def remove_member(group: Group, user: User, actor: User | None = None) -> None:
         if not removed:
             raise NotFound(f"{user.username} is not a member of {group.name}.", code="not_a_member")
         _event(actor, group, "remove_member", member=user, username=user.username)
+
+
+MAX_PRESET_GROUPS = 100
+
+
+def presettable_groups(actor: User | None) -> list[Group]:
+    """The groups `actor` may put a new person in (an invitation's, or a person an
+    administrator creates): every group with `groups.manage` (or on the command line),
+    else those they belong to."""
+    from .authorization import has_permission
+    q = Group.select().order_by(Group.name_key)
+    if actor is not None and not has_permission(actor, "groups.manage"):
+        q = q.join(Membership, on=(Membership.group == Group.id)).where(Membership.user == actor.id)
+    return list(q)
+
+
+def groups_to_preset(actor: User | None, names) -> list[Group]:
+    """The groups `names` name (each must exist: 422 `groups` otherwise), for a new person;
+    someone without groups.manage may name only groups they belong to (403)."""
+    from .authorization import PermissionDenied, has_permission
+    names = [n.strip() for n in (names or []) if n.strip()]
+    if len(names) > MAX_PRESET_GROUPS:
+        raise ValidationFailed({"groups": f"Name at most {MAX_PRESET_GROUPS} groups."})
+    found, missing = [], []
+    for name in names:
+        group = Group.get_or_none(Group.name_key == normalise(unicodedata.normalize("NFKC", name)))
+        if group is None:
+            missing.append(name)
+        elif group not in found:
+            found.append(group)
+    if missing:
+        raise ValidationFailed({"groups": "No such group: " + ", ".join(repr(n[:100]) for n in missing) + "."})
+    if actor is not None and not has_permission(actor, "groups.manage"):
+        own = {g.id for g in presettable_groups(actor)}
+        foreign = [g.name for g in found if g.id not in own]
+        if foreign:
+            raise PermissionDenied("groups.manage", "Putting a person in a group you do not belong to "
+                                                    f"needs the permission groups.manage: {', '.join(foreign)}.")
+    return found

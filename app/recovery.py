@@ -54,15 +54,21 @@ def send_reset_email(user: User) -> tuple[str, bool]:
 
 
 def create_person(username, email, password=None, *, first_name="", last_name="", role="viewer",
-                  actor: User | None = None, columns: dict | None = None) -> tuple[User, str | None, bool]:
+                  actor: User | None = None, columns: dict | None = None,
+                  groups=()) -> tuple[User, str | None, bool]:
     """An administrator creates a person (admin pages, API and CLI alike): with a password
     they can log in at once; without one, a confirmation link (7 days) is made in the same
-    transaction, then mailed when Email is set. Returns (user, link or None, mailed)."""
+    transaction, then mailed when Email is set. `groups` (Group rows) are joined in the same
+    transaction, each as `add_member` would (its roles must be the actor's to grant).
+    Returns (user, link or None, mailed)."""
     from .accounts import create_user
+    from .groups import add_member
     with database.atomic():
         # The administrator vouches for the address; a confirmation link proves it anyway.
         user = create_user(username, email, password, first_name=first_name, last_name=last_name,
                            role=role, email_verified=True, actor=actor, columns=columns)
+        for group in groups:
+            add_member(group, user, actor=actor)
         url = make_link(user, "confirm") if password is None else None
     sent = bool(url) and mail_configured() and send_link_mail(user, "confirm", url)
     return user, url, sent

@@ -396,3 +396,47 @@ def test_an_oidc_group_claim_grants_a_groups_role_until_the_claim_drops_it(make_
         assert_error(client.get(f"{API}/audit", headers={"Authorization": f"Key {key}"}), 403, "forbidden")
     finally:
         idp.stop()
+
+
+def test_creating_a_person_in_groups_follows_the_membership_rules(make_app):
+    """POST /users `groups`: the person joins at once; a missing group is 422 and creates
+    nobody; without groups.manage only one's own groups; never a group whose role the
+    creator could not grant (each refusal creates nobody)."""
+    app = make_app({"Authorization.Roles": {
+        "helpdesk": {"permissions": ["documents.read", "people.read", "people.manage"]},
+        "keeper": {"permissions": ["documents.read", "people.read", "people.manage", "groups.manage"]}}})
+    users = users_of(app)
+    users.create("root", role="administrator")
+    hal, _ = users.create("hal", role="helpdesk")
+    users.create("kim", role="keeper")
+    staff, admins = make_group(app, "Staff"), make_group(app, "Admins")
+    make_group(app, "Other")
+    in_db(app, lambda: groups.add_member(groups.get_group(staff.id), User.get_by_id(hal.id)))
+    in_db(app, lambda: set_group_roles(groups.get_group(admins.id), ["administrator"]))
+    client = app.test_client()
+    root_h, hal_h, kim_h = headers_of(client, "root"), headers_of(client, "hal"), headers_of(client, "kim")
+
+    def made(name):
+        return in_db(app, lambda: User.select().where(User.username == name).count())
+
+    r = client.post(f"{API}/users", headers=root_h, json={"username": "ada", "password": STRONG_PASSWORD,
+                                                           "groups": ["staff", "Other"]})
+    assert r.status_code == 201 and sorted(r.get_json()["groups"]) == ["Other", "Staff"]
+    assert sorted(client.get(f"{API}/users/{r.get_json()['id']}", headers=root_h).get_json()["groups"]) == [
+        "Other", "Staff"]
+    e = assert_error(client.post(f"{API}/users", headers=root_h, json={"username": "bob", "groups": ["Nope"]}), 422)
+    assert "Nope" in e["fields"]["groups"] and made("bob") == 0
+    assert_error(client.post(f"{API}/users", headers=root_h, json={"username": "bob", "groups": "Staff"}), 422)
+    # hal (no groups.manage) may put people in Staff, a group of theirs, not in another
+    r = client.post(f"{API}/users", headers=hal_h, json={"username": "cyd", "password": STRONG_PASSWORD,
+                                                          "groups": ["Staff"]})
+    assert r.status_code == 201 and r.get_json()["groups"] == ["Staff"]
+    e = assert_error(client.post(f"{API}/users", headers=hal_h, json={"username": "deb", "groups": ["Other"]}),
+                     403, "forbidden")
+    assert "groups.manage" in e["message"] and made("deb") == 0
+    # kim manages groups, but a group carrying administrator would hand out what kim lacks
+    e = assert_error(client.post(f"{API}/users", headers=kim_h, json={"username": "deb", "groups": ["Admins"]}),
+                     403, "forbidden")
+    assert "administrator" in e["message"] and made("deb") == 0
+    assert client.post(f"{API}/users", headers=kim_h, json={"username": "deb", "password": STRONG_PASSWORD,
+                                                             "groups": ["Other"]}).status_code == 201

@@ -65,13 +65,14 @@ def create_user():
     data = json_body()
     values = fields(data, required=("username",),
                     optional=("email", "password", "first_name", "last_name", "role"),
-                    objects=("fields", "metadata"))
+                    string_lists=("groups",), objects=("fields", "metadata"))
+    preset = groups.groups_to_preset(current_api_user(), values.get("groups"))
     user, url, sent = create_with_fields(lambda columns: recovery.create_person(
         values["username"], values.get("email"), values.get("password"),
         first_name=values.get("first_name", ""), last_name=values.get("last_name", ""),
-        role=values.get("role", "viewer"), actor=current_api_user(), columns=columns),
+        role=values.get("role", "viewer"), actor=current_api_user(), columns=columns, groups=preset),
         values.get("fields"), values.get("metadata"), signup=False, actor=current_api_user())
-    body = user_json(user, [])
+    body = user_json(user, None if preset else [])
     if url:
         body["confirmation_url"] = url
         body["confirmation_sent"] = sent
@@ -217,10 +218,15 @@ OPENAPI_PATHS: dict = {
                         "`confirmation_url`, and mailed when Email is configured "
                         "(`confirmation_sent`). 409 `taken` when the username or email is in use. "
                         "`fields` sets custom profile fields (422 naming `fields.<name>` for an "
-                        "unknown one or a bad value); `metadata` is a JSON object of at most 16 KB.",
+                        "unknown one or a bad value); `metadata` is a JSON object of at most 16 KB. "
+                        "`groups` names groups the person joins at once (422 for a group that does "
+                        "not exist; without `groups.manage` only groups the caller belongs to, and "
+                        "a group carrying a role only when the caller could grant that role: 403).",
             request=obj(("username",), username=string(), email=string(format="email"),
                         password=string("Optional."), first_name=string(), last_name=string(),
-                        role=_ROLE, fields=ref("UserFields"), metadata=ref("Metadata")),
+                        role=_ROLE, groups={"type": "array", "items": {"type": "string"},
+                                            "description": "Names of existing groups."},
+                        fields=ref("UserFields"), metadata=ref("Metadata")),
             responses={201: ("The new person.", {"allOf": [ref("User"), {"properties": {
                 "confirmation_url": string("Only when created without a password.", format="uri"),
                 "confirmation_sent": {"type": "boolean"}}}]})},

@@ -29,6 +29,7 @@ from peewee import CharField, DateTimeField, ForeignKeyField, TextField
 
 from ..accounts import clean_email, normalise
 from ..authorization import PermissionDenied, can_grant, has_permission, known_roles, require_permission
+from ..groups import groups_to_preset, presettable_groups
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..links import InvalidLink
 from ..mail import mail_configured, send_mail
@@ -37,7 +38,6 @@ from ..plugins import hook
 
 LIFETIME = timedelta(days=7)
 PATH = "/invite/"
-MAX_GROUPS = 100
 INVALID_MESSAGE = "This invitation is invalid, has expired, was revoked or was already used."
 
 
@@ -83,15 +83,6 @@ def grantable_roles(actor: User | None) -> list[str]:
     return [r for r in known_roles() if actor is None or can_grant(actor, r)]
 
 
-def presettable_groups(actor: User | None) -> list[Group]:
-    """The groups `actor` may pre-set: every group with `groups.manage` (or on the command
-    line), else those they belong to."""
-    q = Group.select().order_by(Group.name_key)
-    if actor is not None and not has_permission(actor, "groups.manage"):
-        q = q.join(Membership, on=(Membership.group == Group.id)).where(Membership.user == actor.id)
-    return list(q)
-
-
 def _sees_all(actor: User | None) -> bool:
     """People managers (and the command line) see and revoke everyone's invitations; other
     inviters only their own (the addresses others invited are not theirs to read)."""
@@ -106,30 +97,6 @@ def _check_role(actor: User | None, role) -> str:
         raise PermissionDenied("people.invite", f"You cannot invite with the role {role}: it carries "
                                                 "permissions you do not hold.")
     return role
-
-
-def _check_groups(actor: User | None, names) -> list[Group]:
-    """The groups named (each must exist); an inviter without groups.manage may name only
-    groups they belong to."""
-    names = [n.strip() for n in (names or []) if n.strip()]
-    if len(names) > MAX_GROUPS:
-        raise ValidationFailed({"groups": f"Name at most {MAX_GROUPS} groups."})
-    found, missing = [], []
-    for name in names:
-        group = Group.get_or_none(Group.name_key == normalise(unicodedata.normalize("NFKC", name)))
-        if group is None:
-            missing.append(name)
-        elif group not in found:
-            found.append(group)
-    if missing:
-        raise ValidationFailed({"groups": "No such group: " + ", ".join(repr(n[:100]) for n in missing) + "."})
-    if actor is not None and not has_permission(actor, "groups.manage"):
-        own = {g.id for g in presettable_groups(actor)}
-        foreign = [g.name for g in found if g.id not in own]
-        if foreign:
-            raise PermissionDenied("groups.manage", "Pre-setting a group you do not belong to needs "
-                                                    f"the permission groups.manage: {', '.join(foreign)}.")
-    return found
 
 
 # ---------------------------------------------------------------- making and revoking
@@ -152,7 +119,7 @@ def create_invitation(actor: User | None, email, role=None, group_names=None) ->
     except ValidationFailed as e:
         problems.update(e.fields)
     try:
-        groups = _check_groups(actor, group_names)
+        groups = groups_to_preset(actor, group_names)
     except ValidationFailed as e:
         problems.update(e.fields)
     if problems:
