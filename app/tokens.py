@@ -207,5 +207,8 @@ def revoke_user_tokens(user: User, except_family: str | None = None) -> None:
 
 
 def prune_expired_tokens() -> int:
-    """Delete records of tokens that expired over a day ago (they can never hold again)."""
+    """Delete records of tokens that expired over a day ago (they can never hold again),
+    those given to apps through the OpenID Provider too."""
+    from .openid_provider.issued import prune
+    prune()
     return Token.delete().where(Token.expires_at < int(time.time()) - 86400).execute()

@@ -505,3 +505,32 @@ def test_es256_signing_when_configured(make_app, users):
     claims = verify_id_token(client, id_token)
     assert claims["sub"]
     assert jwt.decode(id_token, KeySet.import_key_set(client.get("/oidc/jwks").get_json())).header["alg"] == "ES256"
+
+
+def test_profile_scope_sends_custom_fields_everyone_may_see_and_no_others(make_app, users):
+    app = make_app({"Profile.Fields": [
+        {"name": "team", "label": "Team", "type": "text", "visible_to": "everyone"},
+        {"name": "salary", "label": "Salary", "type": "text", "visible_to": "admin"}]})
+    person = type(users)(app).create("olga")[0]
+    from keystead.models import User
+    with app.app_context(), db(app):
+        User.update(fields={"team": "Ops", "salary": "a lot"}).where(User.id == person.id).execute()
+    _, client_id, secret = make_oidc_app(app)
+    client = app.test_client()
+    login(client, "olga")
+    claims = verify_id_token(client, exchange(client, client_id, secret, get_code(client, client_id)).get_json()["id_token"])
+    assert claims["team"] == "Ops" and "salary" not in claims
+
+
+def test_a_person_locked_mid_session_is_sent_to_login_and_gets_no_code(client, app, grafana, person):
+    from keystead import accounts
+    from keystead.models import User
+    _, client_id, _ = grafana
+    login(client, "olga")
+    assert get_code(client, client_id)
+    with app.app_context(), db(app):
+        accounts.set_locked(User.get(User.username == "olga"), True)
+    r = client.get(authorize_path(client_id))
+    assert r.status_code == 302 and "/login?next=" in r.headers["Location"]
+    r = client.get(authorize_path(client_id, prompt="none"))
+    assert query_of(r.headers["Location"])["error"] == "login_required"

@@ -139,3 +139,25 @@ def test_openid_client_on_node_completes_the_whole_flow(live):
     r = session.get(result["end_session_url"], allow_redirects=False, timeout=30)
     assert r.status_code == 302 and r.headers["Location"] == CALLBACK + "?state=bye"
     assert session.get(server.url + "/profile", allow_redirects=False, timeout=30).status_code == 302
+
+
+def test_authlib_client_completes_the_flow(live):
+    """Authlib's own OAuth 2 client (requests) with PKCE: code exchange, ID token, UserInfo
+    and a refresh."""
+    from authlib.integrations.requests_client import OAuth2Session
+    from authlib.common.security import generate_token
+    server, client_id, secret = live
+    config = requests.get(server.url + "/.well-known/openid-configuration", timeout=30).json()
+    rp = OAuth2Session(client_id, secret, scope="openid profile email offline_access", redirect_uri=CALLBACK,
+                       code_challenge_method="S256", token_endpoint_auth_method="client_secret_basic")
+    verifier = generate_token(48)
+    url, state = rp.create_authorization_url(config["authorization_endpoint"], code_verifier=verifier, nonce="n2")
+    callback = browser_signs_in(server, url, requests.Session())
+    token = rp.fetch_token(config["token_endpoint"], authorization_response=callback, code_verifier=verifier)
+    keys = KeySet.import_key_set(requests.get(config["jwks_uri"], timeout=30).json())
+    claims = jwt.decode(token["id_token"], keys, algorithms=["RS256"]).claims
+    assert claims["nonce"] == "n2" and claims["aud"] == client_id
+    assert rp.get(config["userinfo_endpoint"]).json()["preferred_username"] == "olga"
+    refreshed = rp.refresh_token(config["token_endpoint"])
+    assert refreshed["access_token"] != token["access_token"]
+    assert rp.get(config["userinfo_endpoint"]).json()["sub"] == claims["sub"]

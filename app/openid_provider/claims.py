@@ -34,4 +34,22 @@ def user_claims(user: User, scope: str) -> dict:
         claims.update(email=user.email, email_verified=bool(user.email_verified))
     if "groups" in scopes:
         claims["groups"] = group_names(user)
+    if "profile" in scopes:
+        claims.update(_public_fields(user, claims))
     return {k: v for k, v in claims.items() if v is not None}
+
+
+# Claims a custom field may never stand in for (the ID token's own, and the standard ones).
+RESERVED = frozenset(("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash",
+                      "c_hash", "sid", "name", "given_name", "family_name", "preferred_username", "email",
+                      "email_verified", "groups", "picture", "updated_at"))
+
+
+def _public_fields(user: User, taken: dict) -> dict:
+    """The custom profile fields everyone may see (visible_to = "everyone"), set ones only,
+    under their own names; never one that would replace a standard claim."""
+    from ..userfields.declarations import declared_fields
+    stored = user.fields or {}
+    return {f.name: stored[f.name] for f in declared_fields()
+            if f.visible_to == "everyone" and stored.get(f.name) is not None
+            and f.name not in RESERVED and f.name not in taken}
