@@ -355,6 +355,9 @@ def test_consent_is_asked_once_remembered_and_revocable_on_the_profile(client, a
     r = client.get(path)
     page = r.get_data(as_text=True)
     assert r.status_code == 200 and "Allow Nextcloud?" in page and "your email address" in page
+    # Browsers apply form-action to the redirect that answers the form: the app's origin is allowed.
+    assert "form-action 'self' https://grafana.example.com;" in r.headers["Content-Security-Policy"]
+    assert "Connected apps" in client.get("/profile").get_data(as_text=True)
     # Without the form's token nothing is granted.
     r = client.post(path, data={"allow": "Allow"})
     assert r.status_code == 400 and "Location" not in r.headers
