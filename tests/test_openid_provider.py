@@ -294,8 +294,12 @@ def test_max_age_older_than_the_login_asks_to_log_in_again(client, grafana, pers
     login(client, "olga")
     with client.session_transaction() as s:
         s["login_at"] = int(time.time()) - 120
-    r = client.get(authorize_path(client_id, max_age="60"))
+    r = client.get(authorize_path(client_id, max_age="0"))
     assert "/login?next=" in r.headers["Location"]
+    # After the new login, back without max_age (the login just made answers it): a code.
+    r = login(client, "olga", next_path=query_of(r.headers["Location"])["next"])
+    assert "max_age" not in r.headers["Location"]
+    assert "code" in query_of(client.get(r.headers["Location"]).headers["Location"])
 
 
 def test_id_token_hint_of_someone_else_with_prompt_none_is_login_required(client, app, grafana, users, person):

@@ -9,7 +9,7 @@ import secrets
 import time
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin, InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
@@ -22,7 +22,6 @@ from flask import Flask, current_app, session
 from ..apps.credentials import check_client_secret
 from ..apps.models import App
 from ..db import write_transaction
-from ..models import User
 from . import keys
 from .claims import SCOPES, subject, user_claims
 from .issued import digest, holder, revoke_grant

@@ -110,15 +110,16 @@ def _authorization_error(error: OAuth2Error):
                        f"{error.description or error.error}. Nothing was shared with it.")
 
 
-def _this_request_without(param: str, value: str | None = None) -> str:
-    """This authorization request's path and query, without `param` (or only without the
-    word `value` in it), for coming back here after logging in."""
+def _back_here_after_login() -> str:
+    """This authorization request's path and query for coming back after a new login,
+    without what asked for that login (`login` in prompt, max_age, id_token_hint): the
+    login just made answers them, and asking again would send the person round in a loop."""
     pairs = []
     for k, v in request.args.items(multi=True):
-        if k == param:
-            if value is None:
-                continue
-            v = " ".join(w for w in v.split() if w != value)
+        if k in ("max_age", "id_token_hint"):
+            continue
+        if k == "prompt":
+            v = " ".join(w for w in v.split() if w != "login")
             if not v:
                 continue
         pairs.append((k, v))
@@ -165,9 +166,9 @@ def authorize():
                                                              state=data.get("state")))
 
     if user is None:  # prompt=none was answered login_required by Authlib already
-        return _to_login(_this_request_without("prompt", "login"))
+        return _to_login(_back_here_after_login())
     if "login" in prompts and request.method == "GET":
-        return _to_login(_this_request_without("prompt", "login"), fresh=True)
+        return _to_login(_back_here_after_login(), fresh=True)
     max_age = data.get("max_age")
     if max_age is not None:
         if not str(max_age).isdigit():
@@ -175,12 +176,12 @@ def authorize():
         if time.time() - session.get("login_at", 0) > int(max_age):
             if "none" in prompts:
                 return refuse(LoginRequiredError, "The login is older than max_age.")
-            return _to_login(request.full_path.rstrip("?"), fresh=True)
+            return _to_login(_back_here_after_login(), fresh=True)
     hint = data.get("id_token_hint")
     if hint and _hinted_subject(hint) != subject(user):
         if "none" in prompts:
             return refuse(LoginRequiredError, "The person signed in is not the one id_token_hint names.")
-        return _to_login(request.full_path.rstrip("?"), fresh=True)
+        return _to_login(_back_here_after_login(), fresh=True)
 
     if not may_use(user, app):
         _audit("app_refused", user, app, outcome="failure", reason="not_allowed")
