@@ -196,7 +196,7 @@ def test_wrong_client_secret_is_refused(client, grafana, person):
     assert r.status_code == 401
 
 
-def test_reused_code_is_refused_and_revokes_the_tokens_it_gave(client, grafana, person):
+def test_reused_code_is_refused_and_revokes_the_tokens_it_gave(client, app, grafana, person):
     _, client_id, secret = grafana
     login(client, "olga")
     code = get_code(client, client_id)
@@ -206,6 +206,10 @@ def test_reused_code_is_refused_and_revokes_the_tokens_it_gave(client, grafana, 
     r = exchange(client, client_id, secret, code)
     assert r.status_code == 400 and r.get_json()["error"] == "invalid_grant"
     assert client.get("/oidc/userinfo", headers=bearer).status_code == 401
+    from keystead.audit.models import AuditEvent
+    with app.app_context(), db(app):
+        e = AuditEvent.get(AuditEvent.event == "app_token_reuse")
+    assert e.outcome == "failure" and "Grafana" in str(e.details)
 
 
 def test_expired_code_is_refused(make_app, users):
@@ -394,7 +398,7 @@ def test_denying_consent_sends_access_denied(client, app, person):
     assert query_of(r.headers["Location"])["error"] == "access_denied"
 
 
-@pytest.mark.parametrize("how", ["lock", "password_reset", "delete_person", "delete_app"])
+@pytest.mark.parametrize("how", ["lock", "password_reset", "delete_person", "delete_app", "delete_app_row"])
 def test_tokens_end_when_the_person_is_locked_reset_or_deleted_or_the_app_deleted(client, app, grafana, person, how):
     from keystead import accounts
     from keystead.apps.models import App
@@ -410,8 +414,10 @@ def test_tokens_end_when_the_person_is_locked_reset_or_deleted_or_the_app_delete
             accounts.set_password(target, "another-horse-battery-staple-43", event="password_reset")
         elif how == "delete_person":
             accounts.delete_user(target)
-        else:
+        elif how == "delete_app":
             App.get(App.client_id == client_id).delete_instance(recursive=True)
+        else:  # a plain DELETE: the database's ON DELETE CASCADE takes the tokens with it
+            App.delete().where(App.client_id == client_id).execute()
     assert client.get("/oidc/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}).status_code == 401
     r = client.post("/oidc/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
                     headers=basic(client_id, secret))

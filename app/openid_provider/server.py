@@ -116,6 +116,18 @@ def _random_token(**_) -> str:
     return secrets.token_urlsafe(32)
 
 
+def _audit_replay(row, what: str) -> None:
+    """A code or refresh token presented a second time: stolen or replayed. Its sign-in's
+    tokens were revoked; the audit log says so, with the app's name."""
+    from ..login import client_address
+    from ..models import User
+    from ..plugins import hook
+    user = User.get_or_none(User.id == row.user_id)
+    hook().keystead_event(event="app_token_reuse", actor=None, target=user, outcome="failure",
+                          details={"app": row.app.name, "app_id": row.app_id, "reused": what,
+                                   "client": client_address()})
+
+
 class S256Challenge(CodeChallenge):
     """PKCE with S256 only; a public client must send a challenge."""
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
@@ -159,6 +171,7 @@ class CodeGrant(AuthorizationCodeGrant):
                      .execute())
             if not spent:
                 revoke_grant(h)
+                _audit_replay(row, "code")
                 return None
         if row.expires_at <= time.time():
             return None
@@ -202,6 +215,7 @@ class RefreshGrant(RefreshTokenGrant):
             if not spent:
                 if row.used:
                     revoke_grant(row.grant)
+                    _audit_replay(row, "refresh_token")
                 return None
             IssuedToken.update(revoked=True).where((IssuedToken.grant == row.grant)
                                                    & (IssuedToken.kind == "access")).execute()
