@@ -339,6 +339,12 @@ SETTINGS: dict[str, Setting] = {
     "OIDC.EmailClaim": Setting("email", _text),
     "OIDC.GroupsClaim": Setting("groups", _text),
     "OIDC.Title": Setting("Log in with OpenID Connect", _text),
+    # Keystead as an OpenID Provider for the apps it signs people into (app/openid_provider).
+    "OpenIDProvider.CodeLifetime": Setting("1m", parse_duration),
+    "OpenIDProvider.AccessTokenLifetime": Setting("10m", parse_duration),
+    "OpenIDProvider.IDTokenLifetime": Setting("1h", parse_duration),
+    "OpenIDProvider.RefreshTokenLifetime": Setting("30d", parse_duration),
+    "OpenIDProvider.SigningAlgorithm": Setting("RS256", _choice("RS256", "ES256")),
 }
 
 # Settings whose values are never shown (declared with secret=True above).

@@ -116,6 +116,8 @@ def build_app(test_config, instance_path, plugins) -> Flask:
     init_web(app)
     init_api(app)
     init_cli(app)
+    from .openid_provider.views import init_app as init_openid_provider
+    init_openid_provider(app)
     for blueprints in pm.hook.keystead_blueprints(settings=settings):
         for bp in blueprints or ():
             app.register_blueprint(bp)

@@ -196,7 +196,10 @@ def revoke_family(family: str) -> None:
 
 
 def revoke_user_tokens(user: User, except_family: str | None = None) -> None:
-    """Revoke every token of `user` (but those of `except_family`, the caller's own)."""
+    """Revoke every token of `user` (but those of `except_family`, the caller's own), and
+    every token apps hold for them through the OpenID Provider."""
+    from .openid_provider.issued import revoke_person
+    revoke_person(user.id)
     q = Token.update(revoked=True).where((Token.user == user.id) & (Token.revoked == False))  # noqa: E712
     if except_family:
         q = q.where(Token.family != except_family)
@@ -204,5 +207,8 @@ def revoke_user_tokens(user: User, except_family: str | None = None) -> None:
 
 
 def prune_expired_tokens() -> int:
-    """Delete records of tokens that expired over a day ago (they can never hold again)."""
+    """Delete records of tokens that expired over a day ago (they can never hold again),
+    those given to apps through the OpenID Provider too."""
+    from .openid_provider.issued import prune
+    prune()
     return Token.delete().where(Token.expires_at < int(time.time()) - 86400).execute()

@@ -207,6 +207,8 @@ TABLE: dict[tuple[str, str], tuple[str, str]] = {
         ("signed in", "login 200 200 200 200"),
     ("GET", "/profile/api-keys"):
         ("signed in", "login 200 200 200 200"),
+    ("GET", "/profile/connected-apps"):
+        ("signed in", "login 200 200 200 200"),
     ("GET", "/profile/delete"):
         ("signed in", "login 200 200 200 200"),
     ("GET", "/profile/fields"):

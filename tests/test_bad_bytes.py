@@ -22,6 +22,7 @@ from api_support import API, assert_error, bearer, fresh_objects, in_db, path_va
 from conftest import STRONG_PASSWORD, TEST_SETTINGS, csrf_from
 from keystead import create_app
 from keystead.models import User
+from keystead.openid_provider.paths import CLIENT_PATHS
 from keystead.tokens import issue_token_pair
 from pages import error_beside
 
@@ -314,6 +315,11 @@ FORMS = {
     "/invite/<token>": ("invitation-link", None, ("username", "first_name", "last_name", "password",
                                                   "password_confirm")),
     "/login/terms": ("terms-step", None, ("accept_terms",)),
+    # The OpenID Provider: the consent page (an app that asks), RP-initiated logout's
+    # confirmation, and taking a consent back.
+    "/oidc/authorize": ("admin", None, ()),
+    "/oidc/logout": ("admin", None, ()),
+    "/profile/connected-apps/<int:app_id>/revoke": ("admin", "/profile/connected-apps", ()),
 }
 # The app of the form tests: a text profile field (for the profile field forms) and terms
 # of service (accepted by the administrator and ada, not by tess: her login asks for them).
@@ -323,7 +329,8 @@ FORM_SETTINGS = {
 }
 # Forms that answer any bad value with a 400 page rather than re-render.
 PAGE_NOT_FIELD = {"/documents/<int:id>/share"}
-BROWSER_POSTS = sorted(r for r, m in ROUTES if m == "POST" and not r.startswith(API))
+# The OpenID Provider's client endpoints take client credentials, never a form.
+BROWSER_POSTS = sorted(r for r, m in ROUTES if m == "POST" and not r.startswith(API) and r not in CLIENT_PATHS)
 
 
 def test_every_browser_form_is_in_the_table():
@@ -362,6 +369,9 @@ class FormWorld:
             document = create_text_document(User.get_by_id(admin.id), "Notes", "Some text.")
             return group, key, own_key, document
         self.group, self.key, self.own_key, self.document = in_db(app, make)
+        from oidc_provider_support import authorize_path, make_oidc_app
+        self.oidc_app, client_id, _ = make_oidc_app(app, "Nextcloud", consent=True)
+        self.authorize_path = authorize_path(client_id)
         with app.test_request_context():
             with app.extensions["keystead.db"].connection_context():
                 self.reset_url = recovery.send_reset_email(User.get_by_id(self.person.id))[0]
@@ -377,10 +387,13 @@ class FormWorld:
             return _path_of(self.confirmation_url)
         if rule_text == "/invite/<token>":
             return _path_of(self.invitation_url)
+        if rule_text == "/oidc/authorize":
+            return self.authorize_path
         key = self.own_key.id if rule_text.startswith("/profile/") else self.key.id
         person = self.pending if rule_text.startswith("/admin/approvals/") else self.person
         values = {"user_id": person.id, "group_id": self.group.id, "key_id": key,
-                  "id": self.document.id, "invitation_id": self.invitation.id}
+                  "id": self.document.id, "invitation_id": self.invitation.id,
+                  "app_id": self.oidc_app.id}
         return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: str(values[m.group(1)]), rule_text)
 
     def client_as(self, who: str):

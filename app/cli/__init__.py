@@ -24,6 +24,7 @@ from .common import db_session
 from .doctor import doctor_command
 from .groups import groups
 from .invitations import invitations
+from .keys import keys
 from .mail import mail
 from .settings import settings_command
 from .users import users
@@ -54,7 +55,7 @@ def main():
 
 def _commands():
     return [init_command, serve_command, users, groups, invitations, providers_command, doctor_command, mail,
-            settings_command]
+            settings_command, keys]
 
 
 def init_app(app: Flask) -> None:

@@ -16,6 +16,7 @@ from ..devmode import development_admin, development_mode_user
 from ..errors import ProviderError
 from ..links import redact_link_tokens
 from ..ratelimits import too_many_requests_message
+from ..openid_provider.paths import CLIENT_PATHS
 from .csrf import check_form_request, csrf, explanation
 from .headers import SecurityHeaders
 from .session import KeysteadSessionInterface, check_session_age, load_session_user
@@ -83,6 +84,10 @@ def init_app(app: Flask) -> None:
         # nothing for a forged cross-site request to ride on.
         path = request.path
         if path.startswith(("/api/", "/static/")):
+            return
+        # The OpenID Provider's client endpoints: apps authenticate with their client
+        # credentials or an access token, never a browser session (app/openid_provider).
+        if path in CLIENT_PATHS:
             return
         # Every state-changing browser request carries its form's token and, over https,
         # comes from this site's own page (one explicit rule instead of Flask-WTF's
