@@ -314,6 +314,8 @@ FORMS = {
     "/invite/<token>": ("invitation-link", None, ("username", "first_name", "last_name", "password",
                                                   "password_confirm")),
     "/login/terms": ("terms-step", None, ("accept_terms",)),
+    # The identity provider's POST (tests/test_saml.py); 404 while SAML is not active.
+    "/auth/saml/acs": ("anonymous", "/login", ()),
 }
 # The app of the form tests: a text profile field (for the profile field forms) and terms
 # of service (accepted by the administrator and ada, not by tess: her login asks for them).
