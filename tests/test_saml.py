@@ -12,6 +12,7 @@ import html
 import logging
 import os
 import re
+import shutil
 import stat
 import sys
 from urllib.parse import parse_qs, urlsplit
@@ -47,9 +48,24 @@ def idp(idp_server):
     return idp_server
 
 
+@pytest.fixture(scope="module")
+def sp_keys(tmp_path_factory):
+    """One generated service provider key pair for the module's apps (generating a 3072-bit
+    key per test would be most of the suite's time); test_the_service_provider_keys_are_
+    generated_once... covers the generation itself."""
+    from keystead.saml.keys import generate_keypair
+    folder = tmp_path_factory.mktemp("sp-keys")
+    generate_keypair(str(folder / "saml-sp.crt"), str(folder / "saml-sp.key"), "keystead.test")
+    return folder
+
+
 @pytest.fixture
-def make_saml_app(make_app, idp):
+def make_saml_app(make_app, idp, sp_keys, tmp_path):
     def make(**settings):
+        instance = tmp_path / "instance"
+        instance.mkdir(exist_ok=True)
+        for name in ("saml-sp.crt", "saml-sp.key"):
+            shutil.copy(sp_keys / name, instance / name)
         app = make_app(idp.settings(**settings))
         idp.trust(app.test_client().get("/auth/saml/metadata").get_data(as_text=True))
         return app
@@ -201,27 +217,21 @@ def test_a_metadata_file_is_read_at_startup_and_works(make_app, idp, tmp_path):
     assert sign_in(client).status_code == 303 and signed_in_as(client) == "grace"
 
 
-def test_the_service_provider_keys_are_generated_once_with_a_private_key_file_0600(make_saml_app, tmp_path):
-    app = make_saml_app()
-    instance = app.extensions["keystead.settings"].instance_path
-    key, cert = os.path.join(instance, "saml-sp.key"), os.path.join(instance, "saml-sp.crt")
+def test_the_service_provider_keys_are_generated_once_with_a_private_key_file_0600(make_app, idp, tmp_path):
+    app = make_app(idp.settings())
+    key, cert = tmp_path / "instance" / "saml-sp.key", tmp_path / "instance" / "saml-sp.crt"
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
-    before = open(cert).read()
+    before = cert.read_text()
     metadata = app.test_client().get("/auth/saml/metadata")
     assert metadata.status_code == 200 and metadata.mimetype == "application/samlmetadata+xml"
     body = metadata.get_data(as_text=True)
     assert 'entityID="http://keystead.test/auth/saml/metadata"' in body
     assert f'Location="{ACS}"' in body and "HTTP-POST" in body
     assert 'Location="http://keystead.test/auth/saml/sls"' in body
-    pem_body = "".join(before.strip().splitlines()[1:-1])
-    assert pem_body in body.replace("\n", "")
+    assert "".join(before.strip().splitlines()[1:-1]) in body.replace("\n", "")
     assert "PRIVATE" not in body
-    app.extensions["keystead.db"].close()
-    from keystead import create_app
-    again = create_app({**TEST_SETTINGS, **app.extensions["keystead.settings"]._values_for_test}, instance_path=instance) \
-        if hasattr(app.extensions["keystead.settings"], "_values_for_test") else None
-    del again
-    assert open(cert).read() == before
+    make_app(idp.settings())  # started again: the same pair
+    assert cert.read_text() == before
 
 
 def test_configured_key_files_and_entity_id_are_used(make_app, idp, tmp_path):
@@ -623,3 +633,68 @@ def test_a_logout_response_nobody_asked_for_is_refused(saml_client, idp):
     back = urlsplit(requests.get(location, allow_redirects=False, timeout=10).headers["Location"])
     other = saml_client.application.test_client()
     assert other.get(f"{back.path}?{back.query}").status_code == 400
+
+
+# ---------------------------------------------------------------- docs, linking
+
+def test_the_configuration_example_in_the_docs_loads_as_printed(make_app, tmp_path):
+    docs = (os.path.dirname(__file__) + "/../docs/providers.md")
+    text = open(docs).read()
+    section = text[text.index("### SAML 2.0 (`saml`)"):]
+    example = re.search(r"```toml\n(.*?)```", section, re.S).group(1)
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "keystead.toml").write_text(example)
+    app = make_app()
+    settings = app.extensions["keystead.settings"]
+    assert settings.providers == ["password", "saml"]
+    assert settings["SAML.IdPMetadataURL"] == "https://idp.example.com/saml/metadata"
+    assert settings["SAML.Title"] == "Log in with Example SSO" and settings["SAML.ClockSkew"] == 60
+    assert app.test_client().get("/auth/saml/metadata").status_code == 200
+
+
+def test_a_saml_identity_linked_to_an_existing_person_signs_in_as_them(saml_app, users):
+    from keystead.identities import link_identity
+    users.app = saml_app
+    local, _ = users.create("gracelocal", email="g.local@example.com")
+    with saml_app.app_context():
+        link_identity(User.get_by_id(local.id), "saml", "id-grace-7f3a")
+    client = saml_app.test_client()
+    assert sign_in(client).status_code == 303
+    assert signed_in_as(client) == "gracelocal"
+    with saml_app.app_context():
+        assert User.select().where(User.provider == "saml").count() == 0  # nobody new
+
+
+def test_a_logout_request_from_the_identity_provider_ends_the_session(saml_client, saml_app, idp):
+    from saml2 import BINDING_HTTP_REDIRECT
+    from saml2.saml import NAMEID_FORMAT_PERSISTENT, NameID
+    from saml2.xmldsig import SIG_RSA_SHA256
+    sign_in(saml_client)
+    assert signed_in_as(saml_client) == "grace"
+    server = idp.idp
+    _, message = server.create_logout_request(
+        "http://keystead.test/auth/saml/sls", server.config.entityid,
+        name_id=NameID(format=NAMEID_FORMAT_PERSISTENT, text="id-grace-7f3a"), sign=False)
+    http_args = server.apply_binding(BINDING_HTTP_REDIRECT, str(message), "http://keystead.test/auth/saml/sls",
+                                     relay_state="", sign=True, sigalg=SIG_RSA_SHA256)
+    location = urlsplit(dict(http_args["headers"])["Location"])
+    r = saml_client.get(f"{location.path}?{location.query}")
+    assert r.status_code == 302 and r.headers["Location"].startswith(f"{idp.base}/slo/redirect?SAMLResponse=")
+    assert signed_in_as(saml_client) is None
+
+
+def test_a_logout_request_for_someone_else_leaves_the_session(saml_client, idp):
+    from saml2 import BINDING_HTTP_REDIRECT
+    from saml2.saml import NAMEID_FORMAT_PERSISTENT, NameID
+    from saml2.xmldsig import SIG_RSA_SHA256
+    sign_in(saml_client)
+    server = idp.idp
+    _, message = server.create_logout_request(
+        "http://keystead.test/auth/saml/sls", server.config.entityid,
+        name_id=NameID(format=NAMEID_FORMAT_PERSISTENT, text="id-someone-else"), sign=False)
+    http_args = server.apply_binding(BINDING_HTTP_REDIRECT, str(message), "http://keystead.test/auth/saml/sls",
+                                     relay_state="", sign=True, sigalg=SIG_RSA_SHA256)
+    location = urlsplit(dict(http_args["headers"])["Location"])
+    assert saml_client.get(f"{location.path}?{location.query}").status_code == 400
+    assert signed_in_as(saml_client) == "grace"

@@ -58,7 +58,7 @@ def settings_problem(settings) -> str | None:
                 f"this service provider's metadata will be at {settings['Server.PublicURL'].rstrip('/')}{METADATA_PATH}")
     if url:
         parts = urlsplit(url)
-        if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        if parts.scheme != "https" and not _is_loopback(parts.hostname):
             return f"SAML.IdPMetadataURL = \"{url}\" must be an https:// URL (http:// only on loopback)"
     else:
         try:
@@ -76,6 +76,16 @@ def settings_problem(settings) -> str | None:
         if problem:
             return f"SAML.CertFile / SAML.KeyFile: {problem}"
     return None
+
+
+def _is_loopback(host: str | None) -> bool:
+    import ipaddress
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
 
 
 def idp_entity(xml: str) -> str:
