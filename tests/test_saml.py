@@ -453,7 +453,7 @@ def test_a_response_for_another_destination_is_refused(saml_client, idp, caplog)
     forged = resign(decoded(form), idp.key_file, idp.cert_file, elsewhere)
     with caplog.at_level(logging.WARNING, logger="keystead"):
         r = saml_client.post("/auth/saml/acs", data={**form, "SAMLResponse": encoded(forged)})
-    assert_refused(r, caplog, "wrong destination", saml_client)
+    assert_refused(r, caplog, "is addressed to 'https://other-sp.example/acs'", saml_client)
 
 
 def test_an_assertion_for_another_recipient_is_refused(saml_client, idp, caplog):
