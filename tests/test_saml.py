@@ -698,3 +698,23 @@ def test_a_logout_request_for_someone_else_leaves_the_session(saml_client, idp):
     location = urlsplit(dict(http_args["headers"])["Location"])
     assert saml_client.get(f"{location.path}?{location.query}").status_code == 400
     assert signed_in_as(saml_client) == "grace"
+
+
+def test_startup_does_not_need_the_metadata_url_and_a_dead_one_gives_a_clean_page(make_app, caplog):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    app = make_app({"Authentication.Provider": ["password", "saml"],
+                    "SAML.IdPMetadataURL": f"http://127.0.0.1:{port}/metadata"})
+    client = app.test_client()
+    assert client.get("/api/v1/providers").json["saml"] == {"available": True, "active": True}
+    with caplog.at_level(logging.WARNING, logger="keystead"):
+        first = client.get("/auth/saml/login")
+        second = client.get("/auth/saml/login")
+    assert first.status_code == second.status_code == 502
+    page = first.get_data(as_text=True)
+    assert "cannot be reached" in page and "Traceback" not in page and str(port) not in page
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("cannot fetch the identity provider's metadata" in m for m in messages)
+    assert any("not tried again" in m for m in messages)
