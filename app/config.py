@@ -345,6 +345,21 @@ SETTINGS: dict[str, Setting] = {
     "OpenIDProvider.IDTokenLifetime": Setting("1h", parse_duration),
     "OpenIDProvider.RefreshTokenLifetime": Setting("30d", parse_duration),
     "OpenIDProvider.SigningAlgorithm": Setting("RS256", _choice("RS256", "ES256")),
+    # The SAML 2.0 service provider (providers/saml.py, docs/providers.md).
+    "SAML.IdPMetadataURL": Setting(None, _optional_http_url),
+    "SAML.IdPMetadataFile": Setting(None, _optional_text),
+    "SAML.EntityID": Setting(None, _optional_text),  # none: <PublicURL>/auth/saml/metadata
+    "SAML.CertFile": Setting(None, _optional_text),
+    "SAML.KeyFile": Setting(None, _optional_text, secret=True),  # the key's place is not shown either
+    "SAML.UsernameAttribute": Setting("uid", _text),
+    "SAML.EmailAttribute": Setting("mail", _text),
+    "SAML.FirstNameAttribute": Setting("givenName", _text),
+    "SAML.LastNameAttribute": Setting("sn", _text),
+    "SAML.GroupsAttribute": Setting("groups", _text),
+    "SAML.WantAssertionsSigned": Setting(True, _boolean),
+    "SAML.WantAssertionsEncrypted": Setting(False, _boolean),
+    "SAML.ClockSkew": Setting("60s", parse_duration),
+    "SAML.Title": Setting("Log in with SAML", _text),
 }
 
 # Settings whose values are never shown (declared with secret=True above).

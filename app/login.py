@@ -183,11 +183,13 @@ def _record_login(user: User, key: str, provider: str) -> User:
     return user
 
 
-def log_in_as_identity(identity) -> User:
+def log_in_as_identity(identity, *, ask_second_factor: bool = False) -> User:
     """Finish a redirect-based login (OIDC, SAML...) for an identity a provider verified:
     map it to the local user (created on first login) and record the login. Raises
     AuthenticationFailed, AccountLocked, ApprovalPending, ApprovalRejected, TermsNotAccepted
-    (the browser then shows the terms step: app.web.auth.await_terms) or ProviderError; the
+    (the browser then shows the terms step: app.web.auth.await_terms), SecondFactorRequired
+    (with `ask_second_factor`, for a person with two-factor authentication on: the browser
+    then asks for the code, app.web.auth.await_second_factor) or ProviderError; the
     caller starts the session (app.web.session.start_session) or issues tokens."""
     with provider_failures(identity.provider, "keystead_map_identity"):
         user = hook().keystead_map_identity(identity=identity)
@@ -196,6 +198,10 @@ def log_in_as_identity(identity) -> User:
     if user.locked:
         raise AccountLocked()
     check_approved(user)
+    if ask_second_factor and totp_enabled(user):
+        # The provider vouched for the person; their own second factor comes next, and the
+        # login is recorded once it is right (complete_second_factor).
+        raise SecondFactorRequired(user)
     check_terms_at_login(user, False)
     with database.atomic():
         user = record_login(user)

@@ -320,6 +320,8 @@ FORMS = {
     "/oidc/authorize": ("admin", None, ()),
     "/oidc/logout": ("admin", None, ()),
     "/profile/connected-apps/<int:app_id>/revoke": ("admin", "/profile/connected-apps", ()),
+    # The identity provider's POST (tests/test_saml.py); 404 while SAML is not active.
+    "/auth/saml/acs": ("anonymous", "/login", ()),
 }
 # The app of the form tests: a text profile field (for the profile field forms) and terms
 # of service (accepted by the administrator and ada, not by tess: her login asks for them).

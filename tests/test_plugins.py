@@ -52,7 +52,7 @@ def test_providers_endpoint(client):
         assert body[stub] == {"available": False, "active": False}
 
 
-@pytest.mark.parametrize("stub, hint", [("ldap", "python-ldap"), ("saml", "python3-saml"), ("pam", "python-pam"),
+@pytest.mark.parametrize("stub, hint", [("ldap", "python-ldap"), ("saml", "SAML.IdPMetadataURL or SAML.IdPMetadataFile"), ("pam", "python-pam"),
                                         ("oidc", "Authlib")])
 def test_naming_a_stub_refuses_startup_saying_what_is_missing(make_app, stub, hint):
     with pytest.raises(ConfigError) as e:

@@ -23,6 +23,10 @@ from .session import KeysteadSessionInterface, check_session_age, load_session_u
 
 log = logging.getLogger("keystead")
 _SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE"))
+# Endpoints that take a cross-site POST by design and bind it to something other than a form
+# token (a SAML response must answer the request this browser's session sent): a plugin adds
+# its endpoint to app.extensions[CROSS_SITE_POSTS] (a set) at start-up.
+CROSS_SITE_POSTS = "keystead.cross_site_posts"
 
 
 class LimitedFormDataParser(FormDataParser):
@@ -92,7 +96,7 @@ def init_app(app: Flask) -> None:
         # Every state-changing browser request carries its form's token and, over https,
         # comes from this site's own page (one explicit rule instead of Flask-WTF's
         # per-request exemption look-ups; app/web/csrf.py).
-        if request.method not in _SAFE_METHODS:
+        if request.method not in _SAFE_METHODS and request.endpoint not in app.extensions.get(CROSS_SITE_POSTS, ()):
             check_form_request()
         check_session_age()
 

@@ -150,6 +150,13 @@ def _await_second_factor(user: User, next_target: str, step: str = PENDING_KEY) 
                      "at": int(time.time()), "next": next_target}
 
 
+def await_second_factor(user: User, next_target: str):
+    """An outside provider vouched for `user`, who has two-factor authentication on: no
+    session yet, only the code step (which records the login)."""
+    _await_second_factor(user, next_target)
+    return redirect(url_for("auth.second_factor"), SEE_OTHER)
+
+
 def await_terms(user: User, next_target: str):
     """The password (and second factor, or an outside provider) vouched for `user`, who has
     yet to accept the current terms of service: no session yet, only the terms step."""
