@@ -36,7 +36,8 @@ ERROR_DESCRIPTIONS = {
     429: "Too many requests from this client address (a rate limit, docs/configuration.md); "
          "`Retry-After` says in how many seconds to try again.",
     502: "The person's sign-in provider failed (`provider_error`): try again later.",
-    503: "The database does not answer or is busy.",
+    503: "The database does not answer or is busy (`unavailable`), or the sign-in directory "
+         "(LDAP) that checks the password cannot be reached (`provider_unavailable`).",
 }
 
 SCHEMAS: dict = {
