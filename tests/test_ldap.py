@@ -17,6 +17,7 @@ from api_support import API, assert_error, bearer
 from conftest import post_form
 from ldap_server import BASE, SERVICE_PASSWORD, slapd  # noqa: F401  (the pytest fixture)
 from keystead.config import ConfigError
+from live import browser, make_live_server  # noqa: F401  (pytest fixtures)
 
 ALICE_DN = f"uid=alice,ou=people,{BASE}"
 
@@ -346,3 +347,31 @@ def test_the_documented_configuration_loads_as_printed(tmp_path):
     assert settings.providers == ["password", "ldap"]
     from keystead.providers.ldap import check_settings
     check_settings(settings)  # what start-up checks beyond each value
+
+
+def test_web_sudo_asks_for_the_directory_password(make_app, slapd):
+    client = make_app(slapd.settings(**{"Password.WebSudoMode": True})).test_client()
+    assert post_form(client, "/login", {"username": "alice", "password": slapd.passwords["alice"]}).status_code == 303
+    page = client.get("/sudo?next=/profile").get_data(as_text=True)
+    assert 'name="password"' in page and "no password here" not in page
+    wrong = post_form(client, "/sudo?next=/profile", {"password": "not-alices-password"})
+    assert wrong.status_code == 401 and "The password is not correct." in wrong.get_data(as_text=True)
+    right = post_form(client, "/sudo?next=/profile", {"password": slapd.passwords["alice"]})
+    assert right.status_code == 303 and right.headers["Location"].endswith("/profile")
+
+
+@pytest.mark.browser
+def test_browser_login_through_chromium(make_live_server, browser, slapd):
+    server = make_live_server(slapd.settings(**{"LDAP.ServerURI": slapd.tls_uri, "LDAP.StartTLS": True,
+                                                "LDAP.CAFile": slapd.ca_file}))
+    page = browser.new_page()
+    page.goto(server("/login"))
+    page.fill("input[name=username]", "carol")
+    page.fill("input[name=password]", "not-carols-password")
+    page.click("button[type=submit]")
+    assert "Invalid username or password." in page.content()
+    page.fill("input[name=username]", "carol")
+    page.fill("input[name=password]", slapd.passwords["carol"])
+    page.click("button[type=submit]")
+    page.wait_for_url(server("/profile"))
+    assert "carol" in page.content() and "Carol" in page.content()
