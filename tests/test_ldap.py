@@ -375,3 +375,37 @@ def test_browser_login_through_chromium(make_live_server, browser, slapd):
     page.click("button[type=submit]")
     page.wait_for_url(server("/profile"))
     assert "carol" in page.content() and "Carol" in page.content()
+
+
+def test_a_directory_identity_linked_to_a_local_person_logs_in_as_them(ldap_app, ldap_client, slapd):
+    from api_support import in_db, users_of
+    from keystead.identities import identities_of, link_identity
+    ada, _ = users_of(ldap_app).create("ada")
+    subject = in_db(ldap_app, lambda: ldap_app.extensions["keystead.ldap"].authenticate(
+        "alice", slapd.passwords["alice"]).subject)
+    in_db(ldap_app, lambda: link_identity(ada, "ldap", subject))
+    person = me(ldap_client, login(ldap_client, "alice", slapd.passwords["alice"]))
+    assert person["id"] == ada.id and person["username"] == "ada"
+    assert person["groups"] == ["Engineers"]  # synced onto the linked person
+    assert in_db(ldap_app, lambda: identities_of(ada)) == [("ldap", subject)]
+
+
+def test_a_deleted_directory_person_comes_back_as_a_new_person(ldap_app, ldap_client, slapd):
+    from api_support import in_db
+    from keystead.accounts import delete_user
+    from keystead.models import User
+    first = me(ldap_client, login(ldap_client, "bob", slapd.passwords["bob"]))
+    in_db(ldap_app, lambda: delete_user(User.get_by_id(first["id"])))
+    again = me(ldap_client, login(ldap_client, "bob", slapd.passwords["bob"]))
+    assert again["id"] != first["id"] and again["username"] == "bob"
+
+
+def test_a_directory_that_does_not_answer_gives_503_after_the_operation_timeout(make_app, slapd, caplog):
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        client = make_app(slapd.settings(**{"LDAP.ServerURI": f"ldap://127.0.0.1:{silent.getsockname()[1]}",
+                                            "LDAP.OperationTimeout": "1s"})).test_client()
+        with caplog.at_level(logging.WARNING, logger="keystead"):
+            assert_error(login(client, "alice", slapd.passwords["alice"]), 503, "provider_unavailable")
+    assert "LDAP directory unavailable" in caplog.text
