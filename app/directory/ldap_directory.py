@@ -54,7 +54,6 @@ class LDAPDirectory:
         self.timeout = settings["LDAP.Timeout"]
         self.operation_timeout = settings["LDAP.OperationTimeout"]
         self.groups = GroupReader(settings, self.operation_timeout)
-        self._servers = [self._server(uri) for uri in self.uris]
 
     # ---- connections
 
@@ -86,7 +85,8 @@ class LDAPDirectory:
         answers; ProviderUnreachable (logged) when none does or the service bind is refused."""
         from ldap3.core.exceptions import LDAPException
         problems = []
-        for server in self._servers:
+        for uri in self.uris:
+            server = self._server(uri)  # one per login: ldap3's Server keeps per-connection state
             try:
                 conn = self._connect(server, self.bind_dn, self._bind_password)
                 if not conn.bind():
