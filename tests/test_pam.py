@@ -5,7 +5,6 @@ otherwise."""
 from __future__ import annotations
 
 import grp
-import logging
 import os
 import pwd
 import secrets
@@ -17,9 +16,12 @@ import pytest
 from api_support import API, assert_error, bearer
 from conftest import post_form
 from keystead.config import ConfigError
-from live import browser, live_server, make_live_server  # noqa: F401  (pytest fixtures)
+from live import browser, make_live_server  # noqa: F401  (pytest fixtures)
 
-TEST_SERVICE_RULES = "auth required pam_unix.so nodelay\naccount required pam_unix.so\n"
+# pam_exec writes a line to the service's log each time PAM is asked (so a test sees when it
+# is not); pam_unix without the 3-second delay of a failure.
+TEST_SERVICE_RULES = ("auth optional pam_exec.so quiet log={log} {script}\n"
+                      "auth required pam_unix.so nodelay\naccount required pam_unix.so\n")
 
 
 def _usable() -> str | None:
@@ -74,16 +76,35 @@ def unix_account():
         pwd.getpwnam(name)
 
 
+class PamService(str):
+    """The name of a PAM service; `.asked()` counts how often PAM was asked through it
+    (about `user`, or about anyone)."""
+    log: str
+
+    def asked(self, user: str | None = None) -> int:
+        try:
+            with open(self.log, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except FileNotFoundError:
+            return 0
+        return sum(1 for line in lines if line.startswith("asked ") and (user is None or line == f"asked {user}"))
+
+
 @pytest.fixture(scope="module")
-def pam_service(unix_account):
-    """A PAM service of the test's own (pam_unix without the 3-second delay of a failure),
-    removed afterwards."""
-    name = "keystead-test-" + secrets.token_hex(4)
-    path = os.path.join("/etc/pam.d", name)
+def pam_service(unix_account, tmp_path_factory):
+    """A PAM service of the test's own (pam_unix without the 3-second delay of a failure,
+    and a line in a log each time it is asked), removed afterwards."""
+    service = PamService("keystead-test-" + secrets.token_hex(4))
+    folder = tmp_path_factory.mktemp("pam")
+    service.log = str(folder / "asked.log")
+    script = folder / "asked.sh"
+    script.write_text('#!/bin/sh\necho "asked $PAM_USER"\n')  # pam_exec passes the user in PAM_USER
+    script.chmod(0o755)
+    path = os.path.join("/etc/pam.d", service)
     with open(path, "x") as f:
-        f.write(TEST_SERVICE_RULES)
+        f.write(TEST_SERVICE_RULES.format(log=service.log, script=script))
     try:
-        yield name
+        yield service
     finally:
         os.remove(path)
 
@@ -179,11 +200,23 @@ def test_names_that_are_not_unix_usernames_log_nobody_in(make_app, pam_settings,
         assert_error(login(client, typed, unix_account.password), 401)
 
 
-def test_the_lockout_applies_before_pam_is_asked(make_app, pam_settings, unix_account, caplog):
+def test_the_lockout_applies_before_pam_is_asked(make_app, pam_settings, pam_service, unix_account):
     client = make_app({**pam_settings, "Password.LockoutThreshold": 2}).test_client()
+    before = pam_service.asked()
     for _ in range(2):
         assert_error(login(client, unix_account.name, "not-the-password"), 401)
+    assert pam_service.asked() == before + 2
     assert_error(login(client, unix_account.name, unix_account.password), 423, "locked")
+    assert pam_service.asked() == before + 2  # PAM was not asked
+
+
+def test_root_is_refused_without_asking_pam_for_root(make_app, pam_settings, pam_service, unix_account):
+    client = make_app({**pam_settings, "PAM.MinimumUID": 0}).test_client()
+    before = pam_service.asked("keystead-no-such-account")
+    assert_error(login(client, "root", "whatever-root-has"), 401, "invalid_credentials")
+    # The same work as an unknown name: PAM is asked once, about a name that cannot exist.
+    assert pam_service.asked("keystead-no-such-account") == before + 1
+    assert pam_service.asked("root") == 0
 
 
 def test_a_pam_person_cannot_change_a_password_here(make_app, pam_settings, unix_account):
