@@ -337,16 +337,16 @@ def test_the_rate_limit_applies_before_the_directory_is_asked(make_app, slapd):
 
 # ---------------------------------------------------------------- the documented example
 
-def test_the_documented_configuration_loads_as_printed(tmp_path):
-    from keystead.config import read_settings
+def test_the_documented_configuration_loads_as_printed(make_app, tmp_path):
     doc = open(os.path.join(os.path.dirname(__file__), "..", "docs", "providers.md"), encoding="utf-8").read()
     section = doc[doc.index("### LDAP and Active Directory (`ldap`)"):]
-    example = re.search(r"```toml\n(.*?)```", section, re.S).group(1)
-    (tmp_path / "keystead.toml").write_text(example)
-    settings = read_settings(str(tmp_path), environ={})
-    assert settings.providers == ["password", "ldap"]
-    from keystead.providers.ldap import check_settings
-    check_settings(settings)  # what start-up checks beyond each value
+    (tmp_path / "instance").mkdir()
+    (tmp_path / "instance" / "keystead.toml").write_text(re.search(r"```toml\n(.*?)```", section, re.S).group(1))
+    app = make_app()  # the fixture's instance folder holds the documented keystead.toml
+    settings = app.extensions["keystead.settings"]
+    assert settings.providers == ["password", "ldap"] and settings["LDAP.NestedGroups"] is True
+    assert settings["LDAP.ServerURI"] == ["ldaps://dc1.example.com", "ldaps://dc2.example.com"]
+    assert app.test_client().get(f"{API}/providers").get_json()["ldap"] == {"available": True, "active": True}
 
 
 def test_web_sudo_asks_for_the_directory_password(make_app, slapd):

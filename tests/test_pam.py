@@ -244,3 +244,17 @@ def test_browser_login_with_a_unix_account(make_live_server, browser, pam_settin
     page.click("button[type=submit]")
     page.wait_for_url(server("/profile"))
     assert unix_account.name in page.content()
+
+
+def test_the_documented_configuration_loads_as_printed(make_app, tmp_path):
+    import re
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "docs", "providers.md"), encoding="utf-8").read()
+    section = doc[doc.index("### PAM (`pam`)"):]
+    (tmp_path / "instance").mkdir()
+    (tmp_path / "instance" / "keystead.toml").write_text(re.search(r"```toml\n(.*?)```", section, re.S).group(1))
+    pytest.importorskip("pam", reason="python-pam is not installed (pip install 'keystead[pam]')")
+    app = make_app()  # the app fixture's instance folder holds the documented keystead.toml
+    settings = app.extensions["keystead.settings"]
+    assert settings.providers == ["password", "pam"]
+    assert (settings["PAM.Service"], settings["PAM.MinimumUID"], settings["PAM.GroupsFrom"]) == ("login", 1000, "unix")
+    assert app.test_client().get(f"{API}/providers").get_json()["pam"] == {"available": True, "active": True}
