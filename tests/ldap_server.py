@@ -5,7 +5,7 @@
 `slapd` starts /usr/sbin/slapd on a free loopback port with a temporary slapd.conf and an
 mdb database, the memberof overlay (memberOf kept on people and groups) and the ppolicy
 overlay (an account with pwdAccountLockedTime is refused at bind), and a certificate
-signed by a CA the test makes (StartTLS). It loads a small directory:
+signed by a CA the test makes (StartTLS, and ldaps:// on a second port). It loads a small directory:
 
     dc=example,dc=org
       ou=people      alice (email, in Engineers), bob (no email, in Operators), locked (ppolicy-locked)
@@ -52,6 +52,7 @@ PASSWORDS = {
 @dataclass
 class Slapd:
     port: int
+    ldaps_port: int
     ca_file: str
     folder: str
     proc: subprocess.Popen
@@ -61,6 +62,11 @@ class Slapd:
     @property
     def uri(self) -> str:
         return f"ldap://127.0.0.1:{self.port}"
+
+    @property
+    def ldaps_uri(self) -> str:
+        """LDAP over TLS from the first byte (ldaps://), by the certificate's name."""
+        return f"ldaps://localhost:{self.ldaps_port}"
 
     @property
     def tls_uri(self) -> str:
@@ -221,15 +227,15 @@ def start_slapd(folder: str) -> Slapd:
     conf = os.path.join(folder, "slapd.conf")
     with open(conf, "w") as f:
         f.write(slapd_conf(folder, ca, cert, key))
-    port = free_port()
+    port, ldaps_port = free_port(), free_port()
     log_path = os.path.join(folder, "slapd.log")
     log = open(log_path, "wb")
     # -d: stay in the foreground and log there (stats: every bind and search).
-    proc = subprocess.Popen([SLAPD, "-f", conf, "-h", f"ldap://127.0.0.1:{port}/",
+    proc = subprocess.Popen([SLAPD, "-f", conf, "-h", f"ldap://127.0.0.1:{port}/ ldaps://127.0.0.1:{ldaps_port}/",
                              "-d", "stats"], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     log.close()
-    server = Slapd(port=port, ca_file=ca, folder=folder, proc=proc, log_path=log_path)
+    server = Slapd(port=port, ldaps_port=ldaps_port, ca_file=ca, folder=folder, proc=proc, log_path=log_path)
     end = time.monotonic() + START_TIMEOUT
     while True:
         if proc.poll() is not None:

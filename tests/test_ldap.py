@@ -262,6 +262,13 @@ def test_starttls_with_the_directory_ca(make_app, slapd):
     assert re.search(r"STARTTLS[\s\S]*BIND dn=\"uid=alice", new)
 
 
+def test_ldaps_with_the_directory_ca(make_app, slapd):
+    client = make_app(slapd.settings(**{"LDAP.ServerURI": slapd.ldaps_uri, "LDAP.CAFile": slapd.ca_file})).test_client()
+    before = slapd_log(slapd)
+    assert me(client, login(client, "alice", slapd.passwords["alice"]))["username"] == "alice"
+    assert slapd_log(slapd)[len(before):].count("TLS established") == 2
+
+
 def test_starttls_refuses_a_certificate_it_cannot_check(make_app, slapd, caplog):
     # Without LDAP.CAFile the test CA is unknown: no password is sent, the login answers 503.
     client = make_app(slapd.settings(**{"LDAP.ServerURI": slapd.tls_uri, "LDAP.StartTLS": True})).test_client()
