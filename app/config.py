@@ -266,6 +266,52 @@ def _profile_fields(value):
     raise ValueError('[[Profile.Fields]] tables such as name = "team", label = "Team", type = "text"')
 
 
+# ---- directory providers (LDAP, PAM): providers/ldap.py, providers/pam.py
+
+_LDAP_URI = re.compile(r"^ldaps?://[^\s/?#]+/?$", re.IGNORECASE)
+
+
+def _ldap_uris(value):
+    """None, or one ldap:// / ldaps:// URI or a list of them (tried in order: failover)."""
+    if value in (None, "", []):
+        return None
+    uris = [value] if isinstance(value, str) else value
+    if isinstance(uris, list) and all(isinstance(u, str) and _LDAP_URI.match(u.strip()) for u in uris):
+        return list(dict.fromkeys(u.strip().rstrip("/") for u in uris))
+    raise ValueError('an ldap:// or ldaps:// URI with a host (and port), or a list of them tried in '
+                     'order, such as ["ldaps://dc1.example.com", "ldaps://dc2.example.com"]')
+
+
+def _ldap_filter(*placeholders: str) -> Callable[[Any], str]:
+    """An LDAP filter in parentheses holding at least one of `placeholders`."""
+    example = "(uid={username})" if placeholders[0] == "username" else "(member={dn})"
+    needed = " or ".join("{" + p + "}" for p in placeholders)
+
+    def check(value):
+        if (isinstance(value, str) and value.strip().startswith("(") and value.strip().endswith(")")
+                and value.count("(") == value.count(")")
+                and any("{" + p + "}" in value for p in placeholders)):
+            return value.strip()
+        raise ValueError(f'an LDAP filter in parentheses holding {needed}, such as "{example}"')
+    return check
+
+
+def _ldap_attribute(value):
+    if isinstance(value, str) and re.match(r"^[A-Za-z][A-Za-z0-9-]{0,63}$", value):
+        return value
+    raise ValueError("an LDAP attribute name such as uid, mail or memberOf")
+
+
+def _optional_ldap_attribute(value):
+    return None if value in (None, "") else _ldap_attribute(value)
+
+
+def _pam_service(value):
+    if isinstance(value, str) and re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", value):
+        return value
+    raise ValueError("the name of a PAM service (a file in /etc/pam.d), such as login")
+
+
 @dataclass(frozen=True)
 class Setting:
     default: Any
@@ -360,6 +406,29 @@ SETTINGS: dict[str, Setting] = {
     "SAML.WantAssertionsEncrypted": Setting(False, _boolean),
     "SAML.ClockSkew": Setting("60s", parse_duration),
     "SAML.Title": Setting("Log in with SAML", _text),
+    # The LDAP / Active Directory provider (providers/ldap.py, docs/providers.md).
+    "LDAP.ServerURI": Setting(None, _ldap_uris),
+    "LDAP.StartTLS": Setting(False, _boolean),
+    "LDAP.CAFile": Setting(None, _optional_text),
+    "LDAP.BindDN": Setting(None, _optional_text),
+    "LDAP.BindPassword": Setting(None, _optional_text, secret=True),
+    "LDAP.UserSearchBase": Setting(None, _optional_text),
+    "LDAP.UserFilter": Setting("(uid={username})", _ldap_filter("username")),
+    "LDAP.UsernameAttribute": Setting("uid", _ldap_attribute),
+    "LDAP.EmailAttribute": Setting("mail", _ldap_attribute),
+    "LDAP.FirstNameAttribute": Setting("givenName", _ldap_attribute),
+    "LDAP.LastNameAttribute": Setting("sn", _ldap_attribute),
+    "LDAP.GroupSearchBase": Setting(None, _optional_text),
+    "LDAP.GroupFilter": Setting("(member={dn})", _ldap_filter("dn", "username")),
+    "LDAP.GroupNameAttribute": Setting("cn", _ldap_attribute),
+    "LDAP.GroupMembershipAttribute": Setting(None, _optional_ldap_attribute),
+    "LDAP.NestedGroups": Setting(False, _boolean),
+    "LDAP.Timeout": Setting("5s", parse_duration),
+    "LDAP.OperationTimeout": Setting("10s", parse_duration),
+    # The PAM provider (providers/pam.py): the host's own accounts.
+    "PAM.Service": Setting("login", _pam_service),
+    "PAM.MinimumUID": Setting(1000, _integer(0, 2**32 - 1)),
+    "PAM.GroupsFrom": Setting("none", _choice("none", "unix")),
 }
 
 # Settings whose values are never shown (declared with secret=True above).

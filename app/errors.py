@@ -71,3 +71,14 @@ class ProviderError(ServiceError):
     """A provider could not complete a login (raised by provider hooks)."""
     status = 502
     code = "provider_error"
+
+
+class ProviderUnreachable(ProviderError):
+    """A provider's server (a directory) cannot be reached or refused Keystead's own
+    credentials: nobody can log in through it now, whatever they typed. Raised by provider
+    hooks after logging why in one line (never a password)."""
+    status = 503
+    code = "provider_unavailable"
+
+    def __init__(self, message: str = "The sign-in directory cannot be reached. Try again later."):
+        super().__init__(message)

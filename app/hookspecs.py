@@ -74,7 +74,8 @@ def keystead_authenticate(provider, username, password):
     :class:`app.identity.Identity` when the credentials are right, or None (not mine, or
     wrong). Stops at the first non-None result. Take the same time for an unknown user as
     for a wrong password. Raise :class:`app.errors.ProviderError` to stop the login with a
-    message (a directory server that cannot be reached, say).
+    message (502), or :class:`app.errors.ProviderUnreachable` when the provider's server (a
+    directory) cannot be reached (503 ``provider_unavailable``).
     """
 
 

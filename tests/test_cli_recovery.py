@@ -322,7 +322,7 @@ def test_providers_says_why_one_is_not_available_and_lists_hooks_by_plugin_name(
     assert r.exit_code == 0, r.output
     providers, _, hooks = r.output.partition("\n\n")
     ldap = next(line for line in providers.splitlines() if line.startswith("ldap"))
-    assert "not available" in ldap and "python-ldap" in ldap, ldap
+    assert "not available" in ldap and "LDAP.ServerURI" in ldap, ldap
     names = [line.split(":", 1)[0] for line in hooks.splitlines() if line.strip()]
     assert names == sorted(names) and "password" in names
 

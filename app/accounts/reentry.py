@@ -25,9 +25,7 @@ def verify_current_password(user: User, password, field: str = "current_password
     `field` when it is missing or wrong; a wrong one counts toward the lockout (423 once
     locked out)."""
     from ..throttle import guarded
-    info = current_app.extensions["keystead.providers"].get(user.provider)
-    if (info is None or not info.supports_password
-            or (user.provider == "password" and user.password_hash is None)):
+    if not has_password_to_give(user):
         raise PasswordRequired()
     if not isinstance(password, str) or not password:
         raise ValidationFailed({field: "Enter your current password."})
@@ -36,6 +34,21 @@ def verify_current_password(user: User, password, field: str = "current_password
         if not _provider_accepts(user, password):
             raise ValidationFailed({field: "The current password is not correct."})
     guarded(user, check)
+
+
+def has_password_to_give(user: User) -> bool:
+    """Whether the person can prove themselves with a password: their own here, or one
+    their provider checks (a directory such as LDAP or PAM); not an OIDC or SAML person."""
+    info = current_app.extensions["keystead.providers"].get(user.provider)
+    if info is None or not info.supports_password:
+        return False
+    return user.provider != "password" or user.password_hash is not None
+
+
+def password_accepted(user: User, password: str) -> bool:
+    """Whether `password` is the person's current password, as their provider says (not
+    guarded by the lockout: callers wrap it in throttle.guarded)."""
+    return _provider_accepts(user, password)
 
 
 def _provider_accepts(user: User, password: str) -> bool:

@@ -36,7 +36,8 @@ ERROR_DESCRIPTIONS = {
     429: "Too many requests from this client address (a rate limit, docs/configuration.md); "
          "`Retry-After` says in how many seconds to try again.",
     502: "The person's sign-in provider failed (`provider_error`): try again later.",
-    503: "The database does not answer or is busy.",
+    503: "The database does not answer or is busy (`unavailable`), or the sign-in directory "
+         "(LDAP) that checks the password cannot be reached (`provider_unavailable`).",
 }
 
 SCHEMAS: dict = {
@@ -116,7 +117,8 @@ SECURED = [{"bearerAuth": []}, {"apiKeyAuth": []}]
 
 API_PREFIX = "/api/v1"
 
-# Operations that ask the person's provider to check a password, which may fail (502):
+# Operations that ask the person's provider to check a password, which may fail (502), or
+# whose directory may not be reachable (503):
 # logging in, and those that need `current_password` (for an outside provider's account).
 PROVIDER_CHECKED = {("post", "/api/v1/auth/login"), ("post", "/api/v1/users/me/api-keys"),
                     ("patch", "/api/v1/users/me"), ("patch", "/api/v1/users/{id}")}
@@ -226,13 +228,13 @@ def _rate_limited() -> set[tuple[str, str]]:
 
 
 def _with_added_errors(method: str, path: str, op: dict) -> dict:
-    """The operation with 429 when a rate limit covers it, 502 when a provider checks a
-    password in it."""
+    """The operation with 429 when a rate limit covers it, 502 and 503 when a provider
+    checks a password in it."""
     added = []
     if (method, path) in _rate_limited():
         added.append(429)
     if (method, path) in PROVIDER_CHECKED:
-        added.append(502)
+        added += [502, 503]  # 503: a directory that cannot be reached (provider_unavailable)
     if not added:
         return op
     responses = dict(op["responses"])

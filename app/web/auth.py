@@ -395,7 +395,8 @@ def sudo():
     """Re-enter the password before a sensitive action (Password.WebSudoMode)."""
     user = current_user._get_current_object()
     target = safe_next(request.args.get("next"))
-    has_password = user.password_hash is not None
+    # A directory person (LDAP, PAM) re-enters the directory's password, checked there.
+    has_password = accounts.has_password_to_give(user)
     form = SudoForm()
     if request.method == "POST" and has_password:
         if not form.validate():
@@ -416,7 +417,7 @@ def sudo():
 
 
 def _check_sudo_password(user, password) -> None:
-    if not accounts.check_user_password(user, password):
+    if not isinstance(password, str) or not accounts.password_accepted(user, password):
         raise ValidationFailed({"password": "The password is not correct."})
 
 
