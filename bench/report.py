@@ -413,7 +413,7 @@ PG_INDEX_CHOICE = [
     "in username order and checks each person, most of whom match. Triggers keep the table "
     "(insert, delete, an update changing one of the four columns). Cost: about 7 entries per "
     "person (7.1 million rows at a million people, 380 MB plus a 300 MB index) and 400 MB for "
-    "the covering indexes; the migration fills and builds them in about a minute per million "
+    "the covering indexes; the migration fills and builds them in one to two minutes per million "
     "people on two cores.",
     "",
     "**Measured, not assumed.** On the same million people: covering indexes alone "
