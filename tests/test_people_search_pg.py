@@ -1,11 +1,15 @@
 """Issue 17: people search at scale on PostgreSQL. A search matches the beginning of the
 username, the email address, the first or the last name (case and Unicode compatibility
 forms folded as everywhere else), its count is exact up to 10,000 and says when it stops
-there (`total_capped`), and PostgreSQL answers both statements from the prefix indexes by
-its own choice once the table holds enough people (no planner settings forced).
+there (`total_capped`), and PostgreSQL answers the count and the page from indexes (the
+search prefixes, the covering indexes) by its own choice once the table holds enough
+people (no planner settings forced), a common prefix without sorting its matches. The
+same people give the same results, order, pages and totals as on SQLite, and the search
+prefixes follow every change to people.
 
-PostgreSQL only: the same search on SQLite is tested by tests/test_admin_api.py and
-tests/test_admin_pages.py; bench/people_search_pg.py measures it at a million people."""
+PostgreSQL only (the comparison makes its own SQLite database): the search on SQLite is
+tested by tests/test_admin_api.py and tests/test_admin_pages.py; bench/people_search_pg.py
+measures it at a million people."""
 from __future__ import annotations
 
 import io
