@@ -7,18 +7,18 @@ Creates a scratch database on that server (dropped at the end), builds the app a
 once (so every migration runs and the Bootstrap administrator exists), then loads PEOPLE
 people with one `COPY ... FROM STDIN` (the columns of the User model; the *_key columns by
 `app.accounts.normalise`, exactly as the service functions make them; the user triggers
-off during the load and the people counter set once after it), runs ANALYZE, and times
-people searches of several kinds: prefixes of usernames, email addresses, first and last
-names, rare and common, a first page and a later page, two words, one letter.
+off during the load and the people counter set once after it), fills the search
+prefixes once (app/migrations/m0021_people_search_prefixes.py, as the triggers would have),
+runs VACUUM ANALYZE (what autovacuum does to a table after such a load), and times people
+searches of several kinds: prefixes of usernames, email addresses, first and last names,
+rare and common, a first page and a later page, two words, one letter.
 
 For each kind, QUERIES different searches; two timings each:
 - `query`: app.accounts.search_users (the count, the page's ids, the page's rows);
 - `request`: GET /api/v1/users?q=...&per_page=50 as an administrator through the Flask
   test client (authentication, the search, the JSON);
-and the count's own time (the statement search_users uses for the total). p50 and p99.
+and the count's own time (the statements search_users uses for the total). p50 and p99.
 
-`--indexes trigram` measures the alternative: the four text_pattern_ops b-tree indexes
-replaced by pg_trgm GIN indexes on the same expressions (needs CREATE EXTENSION).
 Results go to bench/results/people_search_pg.json (read by bench/report.py).
 """
 from __future__ import annotations
@@ -111,7 +111,18 @@ def copy_people(db, count: int, password_hash: str, seed: int = 17) -> float:
             cur.copy_expert(sql, buf)
         cur.execute('ALTER TABLE "user" ENABLE TRIGGER USER')
         cur.execute('UPDATE people_count SET n = (SELECT count(*) FROM "user") WHERE id = 1')
-    db.execute_sql('ANALYZE "user"')
+    return time.perf_counter() - started
+
+
+def fill_prefixes(db) -> float:
+    """The search prefixes of the loaded people (their triggers were off), then VACUUM
+    ANALYZE of both tables; seconds taken."""
+    from keystead.migrations.m0021_people_search_prefixes import fill_search_prefixes
+    started = time.perf_counter()
+    with db.atomic():
+        fill_search_prefixes(db)
+    db.execute_sql('VACUUM ANALYZE "user"')
+    db.execute_sql("VACUUM ANALYZE user_search_prefix")
     return time.perf_counter() - started
 
 
@@ -155,11 +166,11 @@ def summary(ms: list[float]) -> dict:
             "max_ms": round(max(ms), 2)}
 
 
-def count_sql(db, q: str) -> tuple[str, list]:
-    """The statement search_users runs for the total of `q`."""
-    from keystead.accounts.queries import count_query
-    return count_query(q).sql()
-
+def count(db, q: str) -> int:
+    """What search_users runs for the total of `q` (on PostgreSQL, one or two statements)."""
+    from keystead.accounts.queries import COUNT_CAP, _search_words
+    from keystead.accounts.search_postgres import Search
+    return Search(db, _search_words(q), None, COUNT_CAP).count()
 
 
 def measure(app, db, kinds: dict, per_page: int = 50) -> dict:
@@ -180,9 +191,8 @@ def measure(app, db, kinds: dict, per_page: int = 50) -> dict:
                 rows, total = search_users(q, page, per_page)
                 query_ms.append((time.perf_counter() - t) * 1000)
                 totals.append(total)
-                sql, params = count_sql(db, q)
                 t = time.perf_counter()
-                db.execute_sql(sql, params).fetchone()
+                count(db, q)
                 count_ms.append((time.perf_counter() - t) * 1000)
         for q, page in searches:
             t = time.perf_counter()
@@ -206,53 +216,37 @@ def measure(app, db, kinds: dict, per_page: int = 50) -> dict:
 
 
 def plans(db, examples: dict[str, tuple[str, int]], per_page: int = 50) -> dict[str, str]:
-    """EXPLAIN (ANALYZE, BUFFERS off) of the page query and the count, per example."""
-    from keystead.accounts.queries import count_query, page_ids_query
+    """EXPLAIN ANALYZE of the statements of the count and of the page, per example."""
+    from keystead.accounts.queries import COUNT_CAP, _search_words
+    from keystead.accounts.search_postgres import Search
     out = {}
     for kind, (q, page) in examples.items():
         text = []
-        for label, query in (("page", page_ids_query(q, page, per_page)), ("count", count_query(q))):
-            sql, params = query.sql()
+        search = Search(db, _search_words(q), None, COUNT_CAP)
+        search.count()
+        search.page_statement((page - 1) * per_page, per_page)
+        for n, (sql, params) in enumerate(search.statements):
+            label = "page" if n == len(search.statements) - 1 else "count"
             rows = db.execute_sql("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) " + sql, params).fetchall()
             text.append(f"-- {label}: q={q!r} page {page}\n" + "\n".join(r[0] for r in rows))
         out[kind] = "\n".join(text)
     return out
 
 
-# ---------------------------------------------------------------- index variants
-
-TRIGRAM_INDEXES = {
-    "user_username_key_trgm": "username_key gin_trgm_ops",
-    "user_email_key_trgm": "email_key gin_trgm_ops",
-    "user_first_name_trgm": "lower(first_name) gin_trgm_ops",
-    "user_last_name_trgm": "lower(last_name) gin_trgm_ops",
-}
-BTREE_PREFIX_INDEXES = ("user_username_key_prefix", "user_email_key_prefix",
-                        "user_first_name_lower", "user_last_name_lower")
-
-
-def use_trigram_indexes(db) -> float:
-    """Replace the text_pattern_ops prefix indexes by pg_trgm GIN ones; seconds to build."""
-    started = time.perf_counter()
-    db.execute_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    for name, expr in TRIGRAM_INDEXES.items():
-        db.execute_sql(f'CREATE INDEX IF NOT EXISTS {name} ON "user" USING GIN ({expr})')
-    for name in BTREE_PREFIX_INDEXES:
-        db.execute_sql(f"DROP INDEX IF EXISTS {name}")
-    db.execute_sql('ANALYZE "user"')
-    return time.perf_counter() - started
-
+# ---------------------------------------------------------------- sizes
 
 def index_sizes(db) -> dict[str, str]:
     rows = db.execute_sql(
         "SELECT indexrelname, pg_size_pretty(pg_relation_size(indexrelid)) FROM pg_stat_user_indexes "
-        "WHERE relname = 'user' ORDER BY indexrelname").fetchall()
+        "WHERE relname IN ('user', 'user_search_prefix') ORDER BY indexrelname").fetchall()
+    rows.append(("user_search_prefix (table)", db.execute_sql(
+        "SELECT pg_size_pretty(pg_relation_size('user_search_prefix'))").fetchone()[0]))
     return dict(rows)
 
 
 # ---------------------------------------------------------------- main
 
-def run(database_url: str, people: int, queries: int, indexes: str = "btree", keep: bool = False) -> dict:
+def run(database_url: str, people: int, queries: int, keep: bool = False) -> dict:
     import psycopg2
 
     from keystead import create_app
@@ -264,7 +258,7 @@ def run(database_url: str, people: int, queries: int, indexes: str = "btree", ke
     admin.cursor().execute(f'CREATE DATABASE "{name}"')
     url = database_url.rsplit("/", 1)[0] + "/" + name
     instance = tempfile.mkdtemp(prefix="keystead-bench-pg-")
-    result = {"people": people, "queries_per_kind": queries, "indexes": indexes,
+    result = {"people": people, "queries_per_kind": queries,
               "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "cores": os.cpu_count(), "load_average_at_start": list(os.getloadavg())}
     try:
@@ -275,12 +269,13 @@ def run(database_url: str, people: int, queries: int, indexes: str = "btree", ke
         db = app.extensions["keystead.db"]
         with app.app_context():
             db.connect(reuse_if_open=True)
+            db.execute_sql("SET statement_timeout = 0")  # the load and VACUUM: minutes, not a request
             result["server"] = db.execute_sql("SHOW server_version").fetchone()[0]
             print(f"  loading {people:,} people with COPY into {name} ...", flush=True)
             result["seed_s"] = round(copy_people(db, people, hash_password("x", 4)), 1)
             print(f"  loaded in {result['seed_s']} s", flush=True)
-            if indexes == "trigram":
-                result["trigram_build_s"] = round(use_trigram_indexes(db), 1)
+            result["prefixes_s"] = round(fill_prefixes(db), 1)
+            print(f"  search prefixes filled, VACUUM ANALYZE, in {result['prefixes_s']} s", flush=True)
             result["index_sizes"] = index_sizes(db)
             rng = random.Random(5)
             sample = [tuple(r) for r in db.execute_sql(
@@ -308,15 +303,13 @@ def main(argv=None) -> int:
                    help="a PostgreSQL server where a scratch database may be created (BENCH_POSTGRES_URL)")
     p.add_argument("--people", type=int, default=1_000_000)
     p.add_argument("--queries", type=int, default=200, help="searches per kind (default 200)")
-    p.add_argument("--indexes", choices=("btree", "trigram"), default="btree",
-                   help="btree: the migrations' indexes; trigram: pg_trgm GIN instead (for comparison)")
     p.add_argument("--keep", action="store_true", help="keep the scratch database")
     p.add_argument("--output", default=str(RESULTS))
     args = p.parse_args(argv)
     if not args.database_url.startswith("postgres"):
         p.error("--database-url (or BENCH_POSTGRES_URL) must name a PostgreSQL server")
     sys.path.insert(0, str(ROOT))
-    result = run(args.database_url, args.people, args.queries, args.indexes, args.keep)
+    result = run(args.database_url, args.people, args.queries, args.keep)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -1,13 +1,15 @@
 """Finding people: by login, by id, counts, groups, and the people search that stays fast at
-100,000 accounts (prefix matches answered from indexes)."""
+100,000 accounts on SQLite and a million on PostgreSQL (prefix matches answered from
+indexes; PostgreSQL's statements are in search_postgres)."""
 from __future__ import annotations
 
 import unicodedata
 
-from peewee import OP, SQL, Expression, SqliteDatabase, fn
+from peewee import OP, SQL, Expression, NodeList, PostgresqlDatabase, SqliteDatabase, fn
 
 from ..errors import NotFound
 from ..models import User, database
+from . import search_postgres
 from .rules import normalise
 
 def find_user_by_login(login: str) -> User | None:
@@ -55,7 +57,7 @@ SEARCH_TERMS_MAX = 4
 def _starts_with(column, needle: str):
     """`column` begins with `needle`, in a form the database answers from an index
     (app/migrations/m0002_people_search.py): a range on SQLite, whose text order is the
-    code-point order, and LIKE 'needle%' elsewhere (text_pattern_ops indexes)."""
+    code-point order, and LIKE 'needle%' elsewhere."""
     if isinstance(database.obj, SqliteDatabase):
         return (column >= needle) & (column < needle + "\U0010ffff")
     # Backslash is LIKE's default escape character on PostgreSQL and MySQL.
@@ -74,14 +76,19 @@ def _name_needle(term: str) -> str:
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
+def _search_words(q: str) -> list[tuple[str, str]]:
+    """The words of `q` (at most SEARCH_TERMS_MAX), each as (the needle for usernames and
+    emails, the needle for names)."""
+    # NUL cannot be sent to PostgreSQL and matches nothing anywhere.
+    words = unicodedata.normalize("NFKC", (q or "").replace("\x00", "")).split()[:SEARCH_TERMS_MAX]
+    return [(normalise(word), _name_needle(word)) for word in words]
+
+
 def _search_condition(q: str):
     """Each word of `q` begins the username, the email address, the first or the last name
     (so "grace hop" finds Grace Hopper); None for an empty search."""
-    # NUL cannot be sent to PostgreSQL and matches nothing anywhere.
-    words = unicodedata.normalize("NFKC", q.replace("\x00", "")).split()[:SEARCH_TERMS_MAX]
     condition = None
-    for word in words:
-        key, name = normalise(word), _name_needle(word)
+    for key, name in _search_words(q):
         term = (_starts_with(User.username_key, key) | _starts_with(User.email_key, key)
                 | _starts_with(fn.lower(User.first_name), name)
                 | _starts_with(fn.lower(User.last_name), name))
@@ -96,9 +103,22 @@ def _filter(q: str, status: str | None):
     return condition
 
 
+def _on_postgres() -> bool:
+    return isinstance(database.obj, PostgresqlDatabase)
+
+
+def _username_order():
+    """The page order: by username key in code-point order, on SQLite (its text order) and
+    on PostgreSQL whatever the database's collation (the "C" collation)."""
+    if _on_postgres():
+        return NodeList((User.username_key, SQL('COLLATE "C"')))
+    return User.username_key
+
+
 def page_ids_query(q: str = "", page: int = 1, per_page: int = 50, status: str | None = None):
-    """The ids of one page of people matching `q`, by username."""
-    ids = User.select(User.id).order_by(User.username_key)
+    """The ids of one page of people matching `q`, by username (one condition over the
+    four columns: SQLite's form, and PostgreSQL's without search words)."""
+    ids = User.select(User.id).order_by(_username_order())
     condition = _filter(q, status)
     if condition is not None:
         ids = ids.where(condition)
@@ -139,15 +159,23 @@ def search_users(q: str = "", page: int = 1, per_page: int = 50, status: str | N
     SearchTotal: exact up to COUNT_CAP); `status` keeps only people in that sign-up
     approval state (active, pending, rejected).
 
-    Two queries whatever the number of people, both answered from indexes: the count and
-    the page. A search matches the beginning of the username, email, first or last name."""
-    if _filter(q, status) is None:
-        total = SearchTotal(user_count())  # exact: a counter kept by triggers
-    else:
-        n = count_query(q, status).scalar()
+    Two statements whatever the number of people: the count and the page, both answered
+    from indexes (on PostgreSQL, see search_postgres). A search matches the beginning of
+    the username, email, first or last name."""
+    words = _search_words(q)
+    if words and _on_postgres():
+        search = search_postgres.Search(database, words, status, COUNT_CAP)
+        n = search.count()
         total = SearchTotal(min(n, COUNT_CAP), capped=n > COUNT_CAP)
-    # The page's ids come from the username index alone (skipping to a middle page reads
-    # index entries, not rows); only the page's own rows are then loaded.
-    page_ids = page_ids_query(q, page, per_page, status)
-    rows = list(User.select().where(User.id.in_(page_ids)).order_by(User.username_key))
-    return rows, total
+        sql, params = search.page_statement(max(page - 1, 0) * per_page, per_page)
+        page_ids = SQL(f"({sql})", params)
+    else:
+        if _filter(q, status) is None:
+            total = SearchTotal(user_count())  # exact: a counter kept by triggers
+        else:
+            n = count_query(q, status).scalar()
+            total = SearchTotal(min(n, COUNT_CAP), capped=n > COUNT_CAP)
+        page_ids = page_ids_query(q, page, per_page, status)
+    # The page's ids come from indexes alone (skipping to a later page reads index
+    # entries, not rows); only the page's own rows are then loaded, in the same statement.
+    return list(User.select().where(User.id.in_(page_ids)).order_by(_username_order())), total

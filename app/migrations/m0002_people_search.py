@@ -6,7 +6,8 @@ that match.
 - username_key and email_key already have unique indexes; SQLite answers a prefix as a
   range on them. PostgreSQL answers `LIKE 'x%'` from an index only with the
   text_pattern_ops operator class (its unique index follows the locale's collation), so
-  it gets one more index on each.
+  it gets one more index on each (on PostgreSQL, m0021_people_search_prefixes replaces
+  all four by what keeps the search fast at a million people).
 - Names are searched case-insensitively through lower(): expression indexes on
   lower(first_name) and lower(last_name) (peewee's add_index takes columns only, hence
   the SQL).
