@@ -63,6 +63,11 @@ def setting_env(settings: dict) -> dict:
     return env
 
 
+class ServerUnreachable(requests.ConnectionError):
+    """A request to a test's gunicorn that could not be sent or answered, saying what
+    gunicorn logged (still a ConnectionError: tests that kill servers expect those)."""
+
+
 class GunicornServer:
     """One `gunicorn wsgi:app` on 127.0.0.1:<port> with its own instance folder."""
 
@@ -184,8 +189,8 @@ class GunicornServer:
             return client.request(method, url, **kw)
         except requests.ConnectionError as e:
             status = self.proc.poll() if self.proc is not None else "never started"
-            raise AssertionError(f"{method} {url} could not connect ({e.__class__.__name__}); gunicorn's "
-                                 f"exit status: {status}; its log ends:\n{self.log_tail(60)}") from e
+            raise ServerUnreachable(f"{method} {url} failed ({e}); gunicorn's exit status: {status}; "
+                                    f"its log ends:\n{self.log_tail(60)}") from e
 
     def login(self, username: str, password: str, session=None) -> requests.Response:
         return self.api("POST", "/auth/login", json={"username": username, "password": password},
