@@ -89,6 +89,20 @@ TABLE: dict[tuple[str, str], tuple[str, str]] = {
         ("people.manage", "login 403 403 403 200"),
     ("GET", "/admin/settings"):
         ("settings.read", "login 403 403 403 200"),
+    ("GET", "/api/v1/apps"):
+        ("apps.manage", "401 403 200 403 200"),
+    ("POST", "/api/v1/apps"):
+        ("apps.manage", "401 403 201 403 201"),
+    ("DELETE", "/api/v1/apps/<int:id>"):
+        ("apps.manage (own app; apps.manage_all: any)", "401 403 204 403 204"),
+    ("GET", "/api/v1/apps/<int:id>"):
+        ("apps.manage (own app; apps.manage_all: any)", "401 403 200 403 200"),
+    ("PATCH", "/api/v1/apps/<int:id>"):
+        ("apps.manage (own app; apps.manage_all: any)", "401 403 200 403 200"),
+    ("GET", "/api/v1/authz/auth-request"):
+        ("anyone (the original request's credentials decide)", "400 400 400 400 400"),
+    ("GET", "/api/v1/authz/forward-auth"):
+        ("anyone (the original request's credentials decide)", "400 400 400 400 400"),
     ("GET", "/api/v1/audit"):
         ("audit.read", "401 403 403 200 200"),
     ("GET", "/api/v1/auth/challenge"):
@@ -184,6 +198,8 @@ TABLE: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/api/v1/users/me"):
         ("signed in", "401 200 200 200 200"),
     ("PATCH", "/api/v1/users/me"):
+        ("signed in", "401 200 200 200 200"),
+    ("GET", "/api/v1/users/me/apps"):
         ("signed in", "401 200 200 200 200"),
     ("GET", "/api/v1/users/me/api-keys"):
         ("signed in", "401 200 200 200 200"),

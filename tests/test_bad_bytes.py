@@ -61,6 +61,7 @@ BODY_ROUTES = [(r, m) for r, m in API_WRITES if _has_body(r, m)]
 # API write routes that read no body: a NUL or an unknown key has nothing to land in.
 API_WITHOUT_BODY = {
     ("/api/v1/auth/logout", "POST"),
+    ("/api/v1/apps/<int:id>", "DELETE"),
     ("/api/v1/documents/<int:id>", "DELETE"),
     ("/api/v1/documents/<int:id>/groups/<int:group_id>", "PUT"),
     ("/api/v1/documents/<int:id>/groups/<int:group_id>", "DELETE"),
