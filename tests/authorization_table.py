@@ -25,6 +25,16 @@ CUSTOM_ROLES = {"auditor": {"title": "Auditor", "permissions": ["audit.read", "p
 TABLE: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/admin/"):
         ("any administration section", "login 403 403 302 302"),
+    ("GET", "/admin/apps"):
+        ("apps.manage", "login 403 200 403 200"),
+    ("GET", "/admin/apps/<int:app_id>"):
+        ("apps.manage (own app; apps.manage_all: any)", "login 403 200 403 200"),
+    ("GET", "/admin/apps/<int:app_id>/delete"):
+        ("apps.manage (own app; apps.manage_all: any)", "login 403 200 403 200"),
+    ("GET", "/admin/apps/<int:app_id>/secret"):
+        ("apps.manage (own app; apps.manage_all: any)", "login 403 302 403 302"),
+    ("GET", "/admin/apps/new"):
+        ("apps.manage", "login 403 303 403 303"),
     ("GET", "/admin/approvals"):
         ("people.approve", "login 403 403 403 200"),
     ("GET", "/admin/approvals/<int:user_id>/approve"):

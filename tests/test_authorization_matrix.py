@@ -111,7 +111,7 @@ class Scene:
     def values(self, method: str, rule: str) -> dict:
         """Values of the rule's variables."""
         values = {}
-        for name in ("id", "user_id", "group_id", "key_id", "invitation_id"):
+        for name in ("id", "user_id", "group_id", "key_id", "invitation_id", "app_id"):
             if f"{name}>" not in rule:
                 continue
             if name == "key_id":
@@ -119,7 +119,7 @@ class Scene:
                     else self.target_key.id
             elif name == "id" and "/documents/" in rule:
                 values[name] = self.document.id
-            elif name == "id" and rule.startswith(f"{API}/apps/"):
+            elif name == "app_id" or (name == "id" and rule.startswith(f"{API}/apps/")):
                 values[name] = self.app.id
             elif name == "invitation_id" or rule.startswith(f"{API}/invitations/"):
                 values[name] = self.invitation.id

@@ -295,6 +295,12 @@ FORMS = {
     "/admin/people/<int:user_id>/two-factor": ("admin", "/admin/people/<int:user_id>", ()),
     "/admin/people/<int:user_id>/api-keys/<int:key_id>/revoke": ("admin", "/admin/people/<int:user_id>", ()),
     "/admin/groups/new": ("admin", "/admin/groups", ("name",)),
+    "/admin/apps/new": ("admin", "/admin/apps", ("name", "icon", "launch_url", "hosts", "redirect_uris",
+                                                 "allowed_groups", "allowed_users")),
+    "/admin/apps/<int:app_id>": ("admin", None, ("name", "icon", "launch_url", "hosts", "redirect_uris",
+                                                 "allowed_groups", "allowed_users")),
+    "/admin/apps/<int:app_id>/secret": ("admin", "/admin/apps/<int:app_id>", ()),
+    "/admin/apps/<int:app_id>/delete": ("admin", None, ()),
     "/admin/groups/<int:group_id>/rename": ("admin", "/admin/groups/<int:group_id>", ("name",)),
     "/admin/groups/<int:group_id>/delete": ("admin", None, ()),
     "/admin/groups/<int:group_id>/members": ("admin", "/admin/groups/<int:group_id>", ("member",)),
@@ -361,8 +367,10 @@ class FormWorld:
             key = create_api_key(User.get_by_id(self.person.id), "theirs")[0]
             own_key = create_api_key(User.get_by_id(admin.id), "mine")[0]
             document = create_text_document(User.get_by_id(admin.id), "Notes", "Some text.")
-            return group, key, own_key, document
-        self.group, self.key, self.own_key, self.document = in_db(app, make)
+            from keystead.apps.service import create_app as register_app
+            registered = register_app({"name": "Wiki", "redirect_uris": ["https://wiki.example.com/cb"]}).app
+            return group, key, own_key, document, registered
+        self.group, self.key, self.own_key, self.document, self.registered_app = in_db(app, make)
         with app.test_request_context():
             with app.extensions["keystead.db"].connection_context():
                 self.reset_url = recovery.send_reset_email(User.get_by_id(self.person.id))[0]
@@ -381,7 +389,8 @@ class FormWorld:
         key = self.own_key.id if rule_text.startswith("/profile/") else self.key.id
         person = self.pending if rule_text.startswith("/admin/approvals/") else self.person
         values = {"user_id": person.id, "group_id": self.group.id, "key_id": key,
-                  "id": self.document.id, "invitation_id": self.invitation.id}
+                  "id": self.document.id, "invitation_id": self.invitation.id,
+                  "app_id": self.registered_app.id}
         return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: str(values[m.group(1)]), rule_text)
 
     def client_as(self, who: str):

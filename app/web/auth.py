@@ -88,9 +88,12 @@ def _challenge_refused(template: str, form, **context):
 
 @bp.route("/")
 def start():
-    """The site's address: a signed-in person goes to their start page, anyone else to
-    the login page."""
+    """The site's address: a signed-in person goes to their apps (/apps) when they may
+    use any, else to their start page; anyone else to the login page."""
     if current_user.is_authenticated:
+        from ..apps.service import apps_for
+        if apps_for(current_user._get_current_object()):
+            return redirect(url_for("apps.launcher"))
         return redirect(start_page())
     return redirect(url_for("auth.login"))
 
