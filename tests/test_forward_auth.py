@@ -182,3 +182,13 @@ def test_the_login_page_sends_people_back_to_a_registered_app(world, client):
     from conftest import post_form
     r = post_form(client, "/login?next=" + quote(APP_URL, safe=""), {"username": "ada", "password": STRONG_PASSWORD})
     assert r.status_code == 303 and r.headers["Location"] == APP_URL
+
+
+def test_the_login_pages_let_their_form_lead_back_to_the_app_and_nowhere_else(world, client):
+    """Chromium applies form-action to the redirects after a form: the login page of a
+    forward-auth login names the app's origin there, and only a registered app's."""
+    r = client.get("/login?next=" + quote(APP_URL, safe=""))
+    assert "form-action 'self' https://grafana.example.com;" in r.headers["Content-Security-Policy"]
+    r = client.get("/login?next=" + quote("https://evil.example.com/", safe=""))
+    assert "form-action 'self';" in r.headers["Content-Security-Policy"]
+    assert "evil" not in r.headers["Content-Security-Policy"]
