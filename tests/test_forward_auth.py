@@ -192,3 +192,22 @@ def test_the_login_pages_let_their_form_lead_back_to_the_app_and_nowhere_else(wo
     r = client.get("/login?next=" + quote("https://evil.example.com/", safe=""))
     assert "form-action 'self';" in r.headers["Content-Security-Policy"]
     assert "evil" not in r.headers["Content-Security-Policy"]
+
+
+def test_behind_trusted_proxies_the_original_request_still_comes_from_its_headers(make_app, users):
+    """Server.TrustedProxies makes X-Forwarded-Host this request's host for every other
+    route; forward-auth still reads it as the app's host, and Server.TrustedHosts does not
+    refuse it."""
+    app = make_app({"Server.TrustedProxies": 1, "Server.TrustedHosts": ["keystead.test"]})
+    client = app.test_client()
+    from conftest import UserFactory
+    UserFactory(app).create("root", role="administrator")
+    r = client.post(f"{API}/auth/login", headers={"Host": "keystead.test"},
+                    json={"username": "root", "password": STRONG_PASSWORD})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    headers = {"Authorization": "Bearer " + r.get_json()["access_token"], "Host": "keystead.test"}
+    assert client.post(f"{API}/apps", headers=headers, json={"name": "G", "hosts": ["grafana.example.com"]}).status_code == 201
+    r = client.get(FORWARD_AUTH, headers={**headers, "X-Forwarded-Proto": "https",
+                                          "X-Forwarded-Host": "grafana.example.com", "X-Forwarded-Uri": "/"})
+    assert r.status_code == 200 and r.headers["Remote-User"] == "root"
+    assert client.get(f"{API}/users/me", headers={**headers, "X-Forwarded-Host": "grafana.example.com"}).status_code == 400
