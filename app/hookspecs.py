@@ -115,7 +115,8 @@ def keystead_event(event, actor, target, outcome, details):
     document's owner; details: document_id, title, and group_id, group for a share),
     signup_pending (a sign-up waits for approval; details: provider), signup_approved,
     signup_rejected (actor: the approver, None from the command line), terms_accept
-    (details: version) (plugins may add their own);
+    (details: version), app_create, app_change, app_delete, app_login, app_refused
+    (details: app_id, app) (plugins may add their own);
     ``actor`` and ``target`` are User objects or None; ``outcome`` is "success" or
     "failure"; ``details`` is a dict of non-secret facts (the client address, the provider,
     the submitted username of a failed login). Called within the request, in the same

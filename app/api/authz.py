@@ -9,6 +9,7 @@ import logging
 from flask import Blueprint, Response, current_app, render_template, request
 
 from ..apikeys import find_api_key
+from ..models import User
 from ..plugins import hook
 from ..tokens import user_for_access_token
 from ..apps.forward_auth import (Decision, cache_of, decision_key, identity_headers, login_url,
@@ -47,11 +48,14 @@ def _decide(original, authorization: str, cookie: str | None) -> Decision:
     details = {"host": original.host or "(none)"}
     if gate is not None:
         details.update(app_id=gate.app_id, app=gate.name)
+    # Events are rare (a sign-in's first visit, a refusal): plugins get the User record.
     if allowed and cache.first_sign_in(person, gate):
-        hook().keystead_event(event="app_login", actor=person, target=person, outcome="success",
+        user = User.get_or_none(User.id == person.id)
+        hook().keystead_event(event="app_login", actor=user, target=user, outcome="success",
                               details={**details, "via": person.session[0]})
     elif person is not None and not allowed:
-        hook().keystead_event(event="app_refused", actor=person, target=person, outcome="failure",
+        user = User.get_or_none(User.id == person.id)
+        hook().keystead_event(event="app_refused", actor=user, target=user, outcome="failure",
                               details={**details, "reason": "not allowed" if gate else "not an app"})
     elif gate is None:
         # Nobody signed in: a log line, not the audit log (anyone could fill it).
