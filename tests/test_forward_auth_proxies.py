@@ -164,6 +164,13 @@ def test_a_browser_signs_in_through_the_proxy_and_the_app_sees_who_it_is(
         assert seen == {"path": "/dashboards?tab=1", "Remote-User": "ada", "Remote-Email": "ada@example.com",
                         "Remote-Name": "Ada Lovelace", "Remote-Groups": "ops"}
 
+        # Identity headers a client sends itself never reach the app: the proxy replaces them.
+        forged = context.request.get(app_url + "/forged", headers={"Remote-User": "mallory",
+                                                                   "Remote-Groups": "admins"})
+        text = forged.text()
+        seen = json.loads(text[text.index("{"):text.rindex("}") + 1])
+        assert seen["Remote-User"] == "ada" and seen["Remote-Groups"] == "ops"
+
         # Logout at Keystead: the next request to the app needs a login again.
         page.goto(keystead("/profile"))
         page.get_by_role("button", name="Log out").click()
