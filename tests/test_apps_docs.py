@@ -35,3 +35,14 @@ def test_the_documented_caddyfile_passes_caddy_validate(tmp_path):
                        capture_output=True, text=True, cwd=tmp_path, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
                        timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_the_documented_traefik_configuration_names_the_route_and_the_identity_headers():
+    """No Traefik binary here: its dynamic configuration is checked for what Keystead needs
+    (parsed as YAML, the forward-auth route, the four identity headers)."""
+    yaml = pytest.importorskip("yaml")
+    config = yaml.safe_load(block("yaml"))
+    forward_auth = config["http"]["middlewares"]["keystead"]["forwardAuth"]
+    assert forward_auth["address"].endswith("/api/v1/authz/forward-auth")
+    assert forward_auth["authResponseHeaders"] == ["Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups"]
+    assert config["http"]["routers"]["grafana"]["middlewares"] == ["keystead"]
