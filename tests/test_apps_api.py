@@ -131,3 +131,22 @@ def test_changes_are_in_the_audit_log_with_the_app_s_name(client, admin_h):
     events = client.get(f"{API}/audit?per_page=100", headers=admin_h).get_json()["results"]
     found = [(e["event"], e["details"]["app"]) for e in events if e["event"].startswith("app_")]
     assert sorted(found) == [("app_change", "Audited"), ("app_create", "Audited"), ("app_delete", "Audited")]
+
+
+def test_may_use_follows_the_app_s_groups_and_people(app, client, users, admin_h):
+    from keystead.apps.service import find_app, may_use
+    from keystead.groups import add_member, create_group
+    from keystead.models import User
+    for name in ("ada", "bob", "cyd"):
+        users.create(name)
+    with app.app_context(), app.extensions["keystead.db"].connection_context():
+        add_member(create_group("ops"), User.get(User.username_key == "ada"))
+    client.post(f"{API}/apps", headers=admin_h, json={"name": "Ops", "allowed_groups": ["ops"], "allowed_users": ["cyd"]})
+    client.post(f"{API}/apps", headers=admin_h, json={"name": "All"})
+    with app.app_context(), app.extensions["keystead.db"].connection_context():
+        person = {n: User.get(User.username_key == n) for n in ("ada", "bob", "cyd")}
+        ops, everyone = find_app("ops"), find_app("All")
+        assert [may_use(person[n], ops) for n in ("ada", "bob", "cyd")] == [True, False, True]
+        assert all(may_use(p, everyone) for p in person.values())
+        User.update(locked=True).where(User.username_key == "ada").execute()
+        assert not may_use(User.get(User.username_key == "ada"), ops)
