@@ -116,9 +116,11 @@ def keystead_event(event, actor, target, outcome, details):
     document's owner; details: document_id, title, and group_id, group for a share),
     signup_pending (a sign-up waits for approval; details: provider), signup_approved,
     signup_rejected (actor: the approver, None from the command line), terms_accept
-    (details: version), app_sign_in, app_refused, app_consent, app_consent_revoke, app_token_reuse (an app
-    signing the person in through OpenID Connect; details: app, app_id) (plugins may add
-    their own);
+    (details: version), app_create, app_change, app_delete (an app registered, changed or
+    deleted; details: app_id, app), app_sign_in (a sign-in reaching an app: through OpenID
+    Connect, or the first forward-auth check of a sign-in; details: app, app_id, via),
+    app_refused, app_consent, app_consent_revoke, app_token_reuse (details: app, app_id)
+    (plugins may add their own);
     ``actor`` and ``target`` are User objects or None; ``outcome`` is "success" or
     "failure"; ``details`` is a dict of non-secret facts (the client address, the provider,
     the submitted username of a failed login). Called within the request, in the same

@@ -19,7 +19,7 @@ from .identity import ProviderInfo, ProviderUnavailable
 log = logging.getLogger("keystead")
 
 ENTRY_POINT_GROUP = "keystead.providers"
-CORE_PLUGINS = (".identities", ".audit.plugin", ".notices")  # within this package, keystead
+CORE_PLUGINS = (".identities", ".audit.plugin", ".notices", ".apps.plugin")  # within this package, keystead
 
 
 def make_plugin_manager(extra_plugins=()) -> pluggy.PluginManager:

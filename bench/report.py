@@ -27,6 +27,7 @@ WORKLOADS = [
     ("admin_people_first", "/admin/people, first page"),
     ("admin_people_middle", "/admin/people, middle page"),
     ("doc_search", "document search"),
+    ("forward_auth", "forward-auth check, session cookie"),
 ]
 WORKLOAD_TITLES = dict(WORKLOADS)
 
@@ -62,6 +63,8 @@ def ratios(results: dict) -> list[dict]:
         ("bearer_vs_fst", "bearer GET / Flask-Security-Too token GET", ("keystead", "get_token"),
          ("fst", "get_token"), 1.3),
         ("login_vs_fst", "login / Flask-Security-Too login", ("keystead", "login"), ("fst", "login"), 1.0),
+        ("forward_auth_vs_bare", "forward-auth check / bare JSON route", ("keystead", "forward_auth"),
+         ("bare", "forward_auth"), 0.8),
     ):
         r = _ratio(results, num, den)
         add(id_, label, f">= {floor:g}x", None if r is None else round(r, 2),

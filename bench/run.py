@@ -331,6 +331,8 @@ def start_bare(args, tmp: Path) -> Target:
         wrong = json.dumps({"username": "person{seq}", "password": WRONG_PASSWORD})
         workloads = [
             Workload("get_token", "GET", "/json", 200, note="no authentication, no database: the limit"),
+            Workload("forward_auth", "GET", "/json", 200,
+                     note="the JSON route again, measured beside the forward-auth check"),
             Workload("login", "POST", "/bcrypt", 200, json_headers(), login, bcrypt=True,
                      note="one bcrypt check: the limit"),
             Workload("login_wrong", "POST", "/bcrypt", 401, json_headers(), wrong, bcrypt=True,
@@ -472,6 +474,11 @@ def start_keystead(args, tmp: Path) -> Target:
         total = args.people + 1
         middle = max(1, -(-total // 50) // 2)
 
+        # An app whose host the forward-auth workload asks about, open to everyone signed in.
+        status, body = call_json(base, "POST", "/api/v1/apps", {"name": "Bench app", "hosts": ["app.bench.test"]},
+                                 admin_bearer)
+        forward_auth_skip = "" if status == 201 else f"POST /api/v1/apps answered {status}"
+
         documents = {"seeded": 0}
         if args.documents and want("doc_search", args):
             status, _ = call_json(base, "POST", "/api/v1/documents",
@@ -499,6 +506,10 @@ def start_keystead(args, tmp: Path) -> Target:
             Workload("doc_search", "GET", f"/api/v1/documents/search?q={SEARCH_WORD}", 200, bearer,
                      note=f"as a person owning {args.documents // 10:,} of {args.documents:,} documents",
                      skip=documents["skipped"] + " (no documents to search)" if "skipped" in documents else ""),
+            Workload("forward_auth", "GET", "/api/v1/authz/auth-request", 200,
+                     {"Cookie": session or "", "X-Original-URL": "https://app.bench.test/dashboard?x=1"},
+                     note="nginx auth_request with a browser session; decisions cached 5 s per worker",
+                     skip=forward_auth_skip),
             Workload("login", "POST", "/api/v1/auth/login", 200, json_headers(), login, bcrypt=True),
             Workload("login_wrong", "POST", "/api/v1/auth/login", 401, json_headers(), wrong, bcrypt=True,
                      accounts=args.people,

@@ -82,9 +82,15 @@ def fresh_objects(app, admin, rule):
         with app.test_request_context():
             invitation = in_db(app, lambda: create_invitation(
                 UserModel.get_by_id(admin.id), f"invited{target.id}@example.com")[0])
+    registered = None
+    if rule.rule.startswith(f"{API}/apps/"):  # an app of the administrator's
+        from keystead.apps.service import create_app as register_app
+        with app.test_request_context():
+            registered = in_db(app, lambda: register_app({"name": f"app{target.id}"},
+                                                         actor=UserModel.get_by_id(admin.id)).app)
     return {"user": target.id, "group": group.id, "document": document.id,
             "target_key": target_key.id, "admin_key": admin_key and admin_key.id,
-            "invitation": invitation and invitation.id}
+            "invitation": invitation and invitation.id, "app": registered and registered.id}
 
 
 def path_values(rule, objects) -> dict:
@@ -106,6 +112,8 @@ def path_values(rule, objects) -> dict:
             values[name] = objects["document"]
         elif path.startswith(f"{API}/invitations/"):
             values[name] = objects["invitation"]
+        elif path.startswith(f"{API}/apps/"):
+            values[name] = objects["app"]
         else:
             raise AssertionError(f"no test value for <{name}> in {path}: add it here")
     return values

@@ -25,6 +25,16 @@ CUSTOM_ROLES = {"auditor": {"title": "Auditor", "permissions": ["audit.read", "p
 TABLE: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/admin/"):
         ("any administration section", "login 403 403 302 302"),
+    ("GET", "/admin/apps"):
+        ("apps.manage", "login 403 200 403 200"),
+    ("GET", "/admin/apps/<int:app_id>"):
+        ("apps.manage (own app; apps.manage_all: any)", "login 403 200 403 200"),
+    ("GET", "/admin/apps/<int:app_id>/delete"):
+        ("apps.manage (own app; apps.manage_all: any)", "login 403 200 403 200"),
+    ("GET", "/admin/apps/<int:app_id>/secret"):
+        ("apps.manage (own app; apps.manage_all: any)", "login 403 302 403 302"),
+    ("GET", "/admin/apps/new"):
+        ("apps.manage", "login 403 303 403 303"),
     ("GET", "/admin/approvals"):
         ("people.approve", "login 403 403 403 200"),
     ("GET", "/admin/approvals/<int:user_id>/approve"):
@@ -89,6 +99,20 @@ TABLE: dict[tuple[str, str], tuple[str, str]] = {
         ("people.manage", "login 403 403 403 200"),
     ("GET", "/admin/settings"):
         ("settings.read", "login 403 403 403 200"),
+    ("GET", "/api/v1/apps"):
+        ("apps.manage", "401 403 200 403 200"),
+    ("POST", "/api/v1/apps"):
+        ("apps.manage", "401 403 201 403 201"),
+    ("DELETE", "/api/v1/apps/<int:id>"):
+        ("apps.manage (own app; apps.manage_all: any)", "401 403 204 403 204"),
+    ("GET", "/api/v1/apps/<int:id>"):
+        ("apps.manage (own app; apps.manage_all: any)", "401 403 200 403 200"),
+    ("PATCH", "/api/v1/apps/<int:id>"):
+        ("apps.manage (own app; apps.manage_all: any)", "401 403 200 403 200"),
+    ("GET", "/api/v1/authz/auth-request"):
+        ("anyone (the original request's credentials decide)", "400 400 400 400 400"),
+    ("GET", "/api/v1/authz/forward-auth"):
+        ("anyone (the original request's credentials decide)", "400 400 400 400 400"),
     ("GET", "/api/v1/audit"):
         ("audit.read", "401 403 403 200 200"),
     ("GET", "/api/v1/auth/challenge"):
@@ -184,6 +208,8 @@ TABLE: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/api/v1/users/me"):
         ("signed in", "401 200 200 200 200"),
     ("PATCH", "/api/v1/users/me"):
+        ("signed in", "401 200 200 200 200"),
+    ("GET", "/api/v1/users/me/apps"):
         ("signed in", "401 200 200 200 200"),
     ("GET", "/api/v1/users/me/api-keys"):
         ("signed in", "401 200 200 200 200"),

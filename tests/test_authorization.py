@@ -137,7 +137,7 @@ def test_a_publisher_gets_403_on_every_admin_api_route_and_page(app, client, use
     for page in ("/admin/people", "/admin/people/new", f"/admin/people/{root.id}", "/admin/groups",
                  f"/admin/groups/{group.id}", "/admin/audit", "/admin/audit.csv"):
         assert browser.get(page).status_code == 403, page
-    assert nav_links(text(browser.get("/profile"))) == ["paul", "Documents"]
+    assert nav_links(text(browser.get("/profile"))) == ["paul", "Apps", "Documents", "Manage apps"]
 
 
 # ---------------------------------------------------------------- custom roles
@@ -159,7 +159,7 @@ def test_a_custom_role_works_end_to_end_in_the_api_and_the_pages(make_app):
     browser = browser_login(app, "ada")
     assert browser.get("/admin/audit").status_code == 200
     assert browser.get("/admin/people").status_code == 403
-    assert nav_links(text(browser.get("/profile"))) == ["ada", "Audit"]
+    assert nav_links(text(browser.get("/profile"))) == ["ada", "Apps", "Audit"]
     # the administrator's person page offers the custom role and shows it
     admin = browser_login(app, "root")
     page = text(admin.get(f"/admin/people/{ada.id}"))

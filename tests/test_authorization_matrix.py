@@ -102,12 +102,16 @@ class Scene:
                 self.reset_token = make_link_token(self.target, "reset")
                 self.verify_token = make_link_token(self.target, "verify")
                 self.target_refresh = issue_token_pair(self.target)["refresh_token"]
+                from keystead.apps.models import App
+                from keystead.apps.service import create_app as register_app
+                self.app = register_app({"name": f"app{n}"}).app  # the caller's own app
+                App.update(created_by=owner.id).where(App.id == self.app.id).execute()
                 self.totp_secret = None
 
     def values(self, method: str, rule: str) -> dict:
         """Values of the rule's variables."""
         values = {}
-        for name in ("id", "user_id", "group_id", "key_id", "invitation_id"):
+        for name in ("id", "user_id", "group_id", "key_id", "invitation_id", "app_id"):
             if f"{name}>" not in rule:
                 continue
             if name == "key_id":
@@ -115,6 +119,8 @@ class Scene:
                     else self.target_key.id
             elif name == "id" and "/documents/" in rule:
                 values[name] = self.document.id
+            elif name == "app_id" or (name == "id" and rule.startswith(f"{API}/apps/")):
+                values[name] = self.app.id
             elif name == "invitation_id" or rule.startswith(f"{API}/invitations/"):
                 values[name] = self.invitation.id
             elif name == "group_id" or (name == "id" and "/groups/" in rule):
@@ -143,6 +149,8 @@ class Scene:
                                                "new_password": STRONG_PASSWORD + "-new"},
             ("POST", "/auth/verify-email"): {"token": self.verify_token},
             ("POST", "/documents"): {"title": f"Upload {n}", "content": "Text."},
+            ("POST", "/apps"): {"name": f"made{n}"},
+            ("PATCH", "/apps/<int:id>"): {"launch_url": "https://app.example.com/"},
             ("POST", "/groups"): {"name": f"made{n}"},
             ("PATCH", "/groups/<int:id>"): {"name": f"renamed{n}"},
             ("POST", "/invitations"): {"email": f"asked{n}@example.com"},

@@ -62,6 +62,7 @@ BODY_ROUTES = [(r, m) for r, m in API_WRITES if _has_body(r, m)]
 # API write routes that read no body: a NUL or an unknown key has nothing to land in.
 API_WITHOUT_BODY = {
     ("/api/v1/auth/logout", "POST"),
+    ("/api/v1/apps/<int:id>", "DELETE"),
     ("/api/v1/documents/<int:id>", "DELETE"),
     ("/api/v1/documents/<int:id>/groups/<int:group_id>", "PUT"),
     ("/api/v1/documents/<int:id>/groups/<int:group_id>", "DELETE"),
@@ -295,6 +296,12 @@ FORMS = {
     "/admin/people/<int:user_id>/two-factor": ("admin", "/admin/people/<int:user_id>", ()),
     "/admin/people/<int:user_id>/api-keys/<int:key_id>/revoke": ("admin", "/admin/people/<int:user_id>", ()),
     "/admin/groups/new": ("admin", "/admin/groups", ("name",)),
+    "/admin/apps/new": ("admin", "/admin/apps", ("name", "icon", "launch_url", "hosts", "redirect_uris",
+                                                 "allowed_groups", "allowed_users")),
+    "/admin/apps/<int:app_id>": ("admin", None, ("name", "icon", "launch_url", "hosts", "redirect_uris",
+                                                 "allowed_groups", "allowed_users")),
+    "/admin/apps/<int:app_id>/secret": ("admin", "/admin/apps/<int:app_id>", ()),
+    "/admin/apps/<int:app_id>/delete": ("admin", None, ()),
     "/admin/groups/<int:group_id>/rename": ("admin", "/admin/groups/<int:group_id>", ("name",)),
     "/admin/groups/<int:group_id>/delete": ("admin", None, ()),
     "/admin/groups/<int:group_id>/members": ("admin", "/admin/groups/<int:group_id>", ("member",)),
@@ -371,6 +378,8 @@ class FormWorld:
             document = create_text_document(User.get_by_id(admin.id), "Notes", "Some text.")
             return group, key, own_key, document
         self.group, self.key, self.own_key, self.document = in_db(app, make)
+        # One app serves both the admin pages' forms and the OpenID Provider's (consent,
+        # taking a consent back).
         from oidc_provider_support import authorize_path, make_oidc_app
         self.oidc_app, client_id, _ = make_oidc_app(app, "Nextcloud", consent=True)
         self.authorize_path = authorize_path(client_id)

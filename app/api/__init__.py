@@ -4,13 +4,13 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 
 from ..errors import ServiceError
-from . import (apikeys, approvals, audit, auth_routes, challenge, docs_page, documents, groups, invitations,
-               me, meta, settings, totp, users)
+from . import (apikeys, approvals, apps, audit, auth_routes, challenge, docs_page, documents, groups, invitations,
+               authz, me, meta, settings, totp, users)
 from .errors import service_error_response
 
 # Each module has a blueprint `bp` and its OpenAPI path items `OPENAPI_PATHS`.
 ROUTE_MODULES = (meta, docs_page, auth_routes, challenge, me, apikeys, totp, users, approvals, groups, documents,
-                 audit, settings, invitations)
+                 audit, settings, invitations, apps, authz)
 
 
 def init_app(app: Flask) -> None:
@@ -20,3 +20,6 @@ def init_app(app: Flask) -> None:
     api.register_error_handler(ServiceError, service_error_response)
     app.register_blueprint(api)
     app.register_blueprint(docs_page.assets)  # Swagger UI's files, under /static/
+    # Outermost: a cached forward-auth decision is answered before anything else runs.
+    from ..apps.forward_auth import FastPath
+    app.wsgi_app = FastPath(app.wsgi_app, app)

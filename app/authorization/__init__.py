@@ -23,7 +23,8 @@ PERMISSIONS = (
     "audit.read",          # the audit log
     "settings.read",       # the effective settings
     "keys.manage_all",     # list and revoke anyone's API keys
-    "apps.manage",         # register and manage apps
+    "apps.manage",         # register apps and manage those you created
+    "apps.manage_all",     # manage every app
 )
 
 _VIEWER = frozenset({"documents.read"})

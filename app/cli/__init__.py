@@ -20,6 +20,7 @@ from flask import Flask, current_app
 from flask.cli import ScriptInfo, with_appcontext
 
 from .. import __version__
+from .apps import apps
 from .common import db_session
 from .doctor import doctor_command
 from .groups import groups
@@ -54,7 +55,7 @@ def main():
 
 
 def _commands():
-    return [init_command, serve_command, users, groups, invitations, providers_command, doctor_command, mail,
+    return [init_command, serve_command, users, groups, apps, invitations, providers_command, doctor_command, mail,
             settings_command, keys]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import time
 
-from ..apps.access import may_use
+from ..apps.service import may_use
 from ..models import User
 from .models import AuthorizationCode, Consent, IssuedToken
 

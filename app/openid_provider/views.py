@@ -19,7 +19,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from wtforms import SubmitField
 
-from ..apps.access import may_use
+from ..apps.service import may_use
 from ..login import client_address
 from ..plugins import hook
 from ..web.forms import BrowserForm

@@ -111,6 +111,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(invitations.bp)
     from . import profile_fields
     app.register_blueprint(profile_fields.bp)
+    from . import apps
+    app.register_blueprint(apps.bp)
 
     @app.context_processor
     def _template_globals():

@@ -70,6 +70,24 @@ def _signup_challenge():
     return {"signup_challenge": signup_challenge}
 
 
+@bp.after_request
+def _allow_the_way_back_to_an_app(response):
+    """The login steps' pages may send their form on to a registered app (the `next` of a
+    forward-auth login): their form-action then names that app's origin too."""
+    step = {"auth.login": None, "auth.second_factor": PENDING_KEY, "auth.accept_terms": TERMS_KEY,
+            "auth.sudo": None}.get(request.endpoint, False)
+    if step is False:
+        return response
+    pending = session.get(step) if step else None
+    target = pending.get("next") if isinstance(pending, dict) else request.args.get("next")
+    if isinstance(target, str) and not target.startswith("/") and safe_next(target, default="") == target:
+        from urllib.parse import urlsplit
+        from .headers import policy_with_form_target
+        parts = urlsplit(target)
+        response.headers["Content-Security-Policy"] = policy_with_form_target(f"{parts.scheme}://{parts.netloc}")
+    return response
+
+
 def _page(template: str, status: int = 200, **context):
     return make_response(render_template(template, **context), status)
 
@@ -88,9 +106,12 @@ def _challenge_refused(template: str, form, **context):
 
 @bp.route("/")
 def start():
-    """The site's address: a signed-in person goes to their start page, anyone else to
-    the login page."""
+    """The site's address: a signed-in person goes to their apps (/apps) when they may
+    use any, else to their start page; anyone else to the login page."""
     if current_user.is_authenticated:
+        from ..apps.service import apps_for
+        if apps_for(current_user._get_current_object()):
+            return redirect(url_for("apps.launcher"))
         return redirect(start_page())
     return redirect(url_for("auth.login"))
 

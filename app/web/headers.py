@@ -12,6 +12,16 @@ SECURITY_HEADERS = (
     # path (and browsers then send Origin with a form, which app/web/csrf.py checks).
     ("Referrer-Policy", "strict-origin"),
 )
+
+
+def policy_with_form_target(origin: str) -> str:
+    """The Content-Security-Policy with `origin` added to form-action: a login form whose
+    answer redirects to a registered app (Chromium applies form-action to the redirects
+    that follow a form's submission). `origin` is scheme://host[:port], already checked."""
+    policy = SECURITY_HEADERS[0][1]
+    return policy.replace("form-action 'self'", f"form-action 'self' {origin}")
+
+
 HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 NO_STORE = ("Cache-Control", "no-store")
 # Answers depend on who asks: one Vary header naming both (merged with the app's own, such

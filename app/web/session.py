@@ -136,11 +136,15 @@ def start_page() -> str:
 
 
 def safe_next(target: str | None, default: str = "/profile") -> str:
-    """`target` when it is a path on this site, else `default` (no open redirects)."""
+    """`target` when it is a path on this site or an absolute URL on a registered app's host
+    (app/apps/redirects.py), else `default` (no open redirects)."""
     if not target or not isinstance(target, str):
         return default
     target = target.strip()
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if not target.startswith("/"):
+        from ..apps.redirects import is_app_url
+        return target if is_app_url(target) else default
+    if target.startswith("//") or "\\" in target:
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or any(ord(c) < 32 for c in target):
