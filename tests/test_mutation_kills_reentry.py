@@ -99,3 +99,17 @@ def test_browser_password_change_runs_into_the_lockout_after_wrong_passwords(loc
     from keystead.throttle import clear_lockout
     in_db(locking_app, lambda: clear_lockout(alan))
     login(locking_app.test_client(), "alan", STRONG_PASSWORD)
+
+
+def test_a_password_account_with_no_password_yet_gets_403_password_required(app, client, users):
+    """An account of the password provider that has no password (it signs in through a
+    linked outside identity) has nothing to re-enter: 403 password_required, never a check
+    of a guess against no password."""
+    from api_support import assert_error
+
+    from keystead.tokens import issue_token_pair
+    nova, _ = users.create("nova", password=None)
+    token = in_db(app, lambda: issue_token_pair(nova))["access_token"]
+    for body in ({"name": "script"}, {"name": "script", "current_password": "anything-at-all"}):
+        assert_error(client.post(f"{API}/users/me/api-keys", json=body, headers=bearer(token)),
+                     403, "password_required")
