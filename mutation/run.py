@@ -76,14 +76,18 @@ def module_order(names: list[str]) -> list[str]:
     return sorted(names, key=lambda n: len((ROOT / MODULES[n][0]).read_text().splitlines()))
 
 
-def stage(name: str) -> Path:
+def stage(name: str, keep_mutants: bool = False) -> Path:
     """Lay out build/mutation/<name> as the installed package, with a pyproject.toml whose
-    [tool.mutmut] names this module and its tests. Earlier results are dropped."""
+    [tool.mutmut] names this module and its tests. Earlier results are dropped, unless
+    `keep_mutants` (then only the tests and settings are laid anew)."""
     source, tests = MODULES[name]
     folder = BUILD / name
     if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+        for item in folder.iterdir():
+            if keep_mutants and item.name == "mutants":
+                continue
+            shutil.rmtree(item) if item.is_dir() else item.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
     shutil.copytree(ROOT / "app", folder / "keystead", ignore=ignore)
     shutil.copytree(ROOT / "providers", folder / "keystead" / "providers", ignore=ignore)
@@ -117,11 +121,16 @@ def mutmut_command() -> list[str]:
     return [str(found)]
 
 
-def tally(folder: Path, name: str) -> dict:
-    """The figures of one module's run, from mutmut's record of it."""
+def tally(folder: Path, name: str, only: list[str] | None = None, before: dict | None = None) -> dict:
+    """The figures of one module's run, from mutmut's record of it (with `only`, the
+    mutants tested again; the rest keep their verdicts of `before`)."""
     source = MODULES[name][0]
     meta = folder / "mutants" / ("keystead/" + source.removeprefix("app/") + ".meta")
     codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
+    if only is not None and before is not None:
+        retested = {k: codes.get(k) for k in only}
+        killed_before = [k for k in codes if k not in retested]
+        codes = {**{k: 1 for k in killed_before}, **retested}
     killed = [k for k, c in codes.items() if c in KILLED]
     timeout = [k for k, c in codes.items() if c in TIMEOUT]
     survived = [k for k, c in codes.items() if c in SURVIVED]
@@ -145,15 +154,19 @@ def write_survivors(folder: Path, figures: dict, env: dict) -> None:
     (folder / "survivors.txt").write_text("\n\n".join(parts) + "\n")
 
 
-def run_module(name: str, jobs: int) -> dict:
-    folder = stage(name)
+def run_module(name: str, jobs: int, again: dict | None = None) -> dict:
+    """Mutate one module and test every mutant; with `again` (the module's last figures),
+    test only the mutants that were not killed then, and keep the others' verdicts: tests
+    added since can only kill more, never revive a killed mutant."""
+    folder = stage(name, keep_mutants=again is not None)
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEYSTEAD_")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    names = (again["survivors"] + sorted(again["others"])) if again else []
     started = time.monotonic()
-    with open(folder / "mutmut.log", "w") as log:
-        done = subprocess.run(mutmut_command() + ["run", "--max-children", str(jobs)], cwd=folder,
+    with open(folder / "mutmut.log", "a" if again else "w") as log:
+        done = subprocess.run(mutmut_command() + ["run", "--max-children", str(jobs)] + names, cwd=folder,
                               env=env, stdout=log, stderr=subprocess.STDOUT)
-    figures = tally(folder, name)
+    figures = tally(folder, name, only=names if again else None, before=again)
     figures["seconds"] = round(time.monotonic() - started)
     figures["exit_code"] = done.returncode
     write_survivors(folder, figures, env)
@@ -185,6 +198,8 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("MUTATION_JOBS", "2")),
                         help="mutants tested at once (default 2, or MUTATION_JOBS)")
     parser.add_argument("--list", action="store_true", help="list the modules and their tests, then stop")
+    parser.add_argument("--again", action="store_true",
+                        help="test again only the mutants the last run did not kill (after adding tests)")
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
@@ -198,7 +213,14 @@ def main(argv=None) -> int:
     failed = False
     for name in names:
         print(f"mutation: {name} ({MODULES[name][0]}) ...", flush=True)
-        figures = run_module(name, args.jobs)
+        again = None
+        if args.again:
+            known = json.loads((BUILD / "report.json").read_text()) if (BUILD / "report.json").exists() else {}
+            again = known.get(name)
+            if again is None or not (BUILD / name / "mutants").exists():
+                print(f"  no earlier run of {name}: testing every mutant")
+                again = None
+        figures = run_module(name, args.jobs, again)
         figures["measured"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         report = write_report({name: figures})
         print(f"  {figures['mutants']} mutants, {figures['killed'] + figures['timeout']} killed, "
