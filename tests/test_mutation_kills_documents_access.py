@@ -6,10 +6,11 @@ mutmut found surviving in app/documents/access.py (docs/testing.md)."""
 from __future__ import annotations
 
 import pytest
-from api_support import API, assert_error, bearer, login, users_of
+from api_support import API, assert_error, bearer, in_db, login, users_of
 from documents_support import create_text, make_group
 
-from keystead import hookimpl
+from keystead import groups, hookimpl
+from keystead.models import Group
 
 
 class Verdicts:
@@ -94,3 +95,19 @@ def test_a_plugins_grant_opens_a_document_the_rules_do_not(make_app):
     assert client.get(f"{API}/documents/{private['id']}", headers=h).get_json()["title"] == "Private"
     assert_error(client.get(f"{API}/documents/{shared['id']}", headers=h), 404, "not_found")
     assert_error(client.get(f"{API}/documents/{private['id']}", headers=_h(client, "bob")), 404, "not_found")
+
+
+def test_a_group_member_without_documents_read_neither_opens_nor_finds_a_shared_document(make_app):
+    app = make_app({"Authorization.Roles": {"guest": {"permissions": []}}})
+    client, shared, _ = _world(app)
+    users = users_of(app)
+    gus, _ = users.create("gus", role="guest")
+    in_db(app, lambda: groups.add_member(Group.get(Group.name == "team"), gus))
+    h = _h(client, "gus")
+    answers = [client.get(f"{API}/documents/{shared['id']}", headers=h),
+               client.get(f"{API}/documents/search?q=shared", headers=h),
+               client.get(f"{API}/documents?shared=true", headers=h)]
+    e = assert_error(answers[0], 404, "not_found")
+    assert e["message"] == "No such document."
+    for r in answers[1:]:
+        assert assert_error(r, 403, "forbidden")["message"] == "This needs the permission documents.read."
