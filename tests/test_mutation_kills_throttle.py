@@ -140,3 +140,17 @@ def test_the_hourly_caps_window_starts_over_after_an_hour(capped_app):
         assert _logs_in("alan")
         _fail(1, "alan")  # the 100th of this window
         assert not _logs_in("alan")
+
+
+def test_a_lockout_is_over_in_the_very_second_it_ends(locking_app):
+    with time_machine.travel(int(time.time()), tick=False) as clock, locking_app.test_request_context():
+        alan = User.get(User.username == "alan")
+        _fail(THRESHOLD, "alan")
+        ends = throttle.lockout_ends_at(alan)
+        assert ends == int(time.time()) + DURATION
+        clock.shift(DURATION - 1)
+        assert throttle.lockout_ends_at(alan) == ends
+        clock.shift(1)
+        assert throttle.lockout_ends_at(alan) == 0
+        assert _logs_in("alan")
+
