@@ -14,13 +14,16 @@ from keystead.models import Group
 
 
 class Verdicts:
-    """keystead_authorize from a table: {(username, title): verdict}."""
+    """keystead_authorize from a table: {(username, title): verdict}, for reading only (a
+    plugin decides per permission: it must be asked about documents.read)."""
 
     def __init__(self, table):
         self.table = table
 
     @hookimpl
     def keystead_authorize(self, user, permission, resource):
+        if permission != "documents.read":
+            return None
         return self.table.get((user.username, getattr(resource, "title", None)))
 
 
