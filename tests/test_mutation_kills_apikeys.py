@@ -135,3 +135,52 @@ def test_a_wrong_password_and_a_missing_name_are_reported_together(people):
     with people.test_request_context():
         record, key = apikeys.create_api_key_with_password(_user("ada"), "laptop", STRONG_PASSWORD)
         assert apikeys.find_api_key(key).id == record.id
+
+
+def _events(name):
+    import json
+    return [(e.actor_name, e.target_name, e.outcome, json.loads(e.details))
+            for e in AuditEvent.select().where(AuditEvent.event == name).order_by(AuditEvent.id)]
+
+
+def test_creating_and_revoking_keys_is_recorded_in_full(people):
+    with people.test_request_context():
+        ada, grace = _user("ada"), _user("grace")
+        one, _ = apikeys.create_api_key(ada, "laptop")
+        two, _ = apikeys.create_api_key(ada, "phone")
+        assert _events("api_key_create") == [("ada", "ada", "success", {"name": "laptop", "id": one.id}),
+                                             ("ada", "ada", "success", {"name": "phone", "id": two.id})]
+        apikeys.revoke_api_key(ada, one.id, actor=grace)
+        apikeys.revoke_all_api_keys(ada, actor=grace, reason="password_reset")
+        assert _events("api_key_revoke") == [
+            ("grace", "ada", "success", {"id": one.id, "name": "laptop"}),
+            ("grace", "ada", "success", {"all": True, "count": 1, "reason": "password_reset"})]
+
+
+def test_revoking_one_key_leaves_the_others(people):
+    with people.test_request_context():
+        one, _ = apikeys.create_api_key(_user("ada"), "laptop")
+        _, two = apikeys.create_api_key(_user("ada"), "phone")
+        _, hers = apikeys.create_api_key(_user("grace"), "hers")
+        apikeys.revoke_api_key(_user("ada"), one.id, actor=None)
+        assert apikeys.find_api_key(two) is not None and apikeys.find_api_key(hers) is not None
+
+
+def test_a_key_with_a_large_id_is_revoked(people):
+    with people.test_request_context():
+        record, key = apikeys.create_api_key(_user("ada"), "laptop")
+        apikeys.ApiKey.update(id=10**12).where(apikeys.ApiKey.id == record.id).execute()
+        assert apikeys.revoke_api_key(_user("ada"), 10**12, actor=None).name == "laptop"
+        assert apikeys.find_api_key(key) is None
+
+
+def test_using_one_key_marks_only_that_key_and_not_again_at_exactly_a_minute(people):
+    with time_machine.travel(int(time.time()), tick=False) as clock, people.test_request_context():
+        one, key = apikeys.create_api_key(_user("ada"), "laptop")
+        other, _ = apikeys.create_api_key(_user("ada"), "phone")
+        apikeys.find_api_key(key)
+        first = apikeys.ApiKey.get_by_id(one.id).last_used_at
+        assert apikeys.ApiKey.get_by_id(other.id).last_used_at is None
+        clock.shift(60)
+        apikeys.find_api_key(key)
+        assert apikeys.ApiKey.get_by_id(one.id).last_used_at == first
