@@ -111,3 +111,23 @@ def test_next_stays_on_the_site(target, expected):
 def test_next_falls_back_to_the_given_default():
     assert safe_next("//evil.example", default="/admin") == "/admin"
     assert safe_next("/people", default="/admin") == "/people"
+
+
+def test_sudo_sends_to_the_sudo_page_and_back_to_the_page_asked_for(make_app):
+    from pages import redirect_to
+    app = make_app({"Password.WebSudoMode": True})
+    UserFactory(app).create("ada")
+    client = app.test_client()
+    assert submit(client, "/login", {"username": "ada", "password": STRONG_PASSWORD}).status_code == 303
+    assert redirect_to(client.get("/profile/delete?x=1")) == ("/sudo", {"next": "/profile/delete?x=1"})
+    assert redirect_to(client.get("/profile/delete")) == ("/sudo", {"next": "/profile/delete"})
+    r = submit(client, "/profile/api-keys", {"name": "script"})
+    assert redirect_to(r) == ("/sudo", {"next": "/profile/api-keys"})
+    r = submit(client, "/sudo?next=/profile/delete", {"password": STRONG_PASSWORD})
+    assert r.headers["Location"] == "/profile/delete"
+    assert client.get("/profile/delete").status_code == 200
+
+
+def test_the_start_page_of_a_signed_in_person_is_their_profile(ada_client):
+    r = ada_client.get("/")
+    assert r.status_code in (302, 303) and r.headers["Location"] == "/profile"
