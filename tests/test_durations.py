@@ -1,7 +1,7 @@
 """Issue 18: durations tested as durations, against their configured values, with a
 controllable clock (time-machine) instead of editing a stored expiry: web sudo lasts
 Password.WebSudoModeDuration, a fresh login through an outside provider counts as
-re-entry for as long, the two-factor step waits five minutes (docs/administration.md),
+re-entry for as long, the two-factor step waits five minutes (a fixed wait in app/web/auth.py),
 and a browser session ends after Authentication.Inactivity idle or Authentication.Lifetime
 in all. Each is checked a second before and a second after its end."""
 from __future__ import annotations
