@@ -33,6 +33,20 @@ serve: install
 test: install-test
 	PYTHON=$(BIN)/python bash tests/run-suites.sh $(PYTEST_ARGS)
 
+## mutation: mutation testing of the security modules with mutmut, one module at a time
+## against its own test files (long, so not part of `make test`); the report is
+## build/mutation/report.md (docs/testing.md). MUTATION_ARGS="passwords throttle" runs some
+## modules; MUTATION_ARGS=--again tests again only the mutants the last run left alive;
+## MUTATION_JOBS=2 mutants are tested at once.
+MUTATION_ARGS ?=
+$(VENV)/.installed-mutation: $(VENV)/.installed-test
+	$(BIN)/python -m pip install -q -e '.[test,mutation]'
+	touch $@
+
+.PHONY: mutation
+mutation: $(VENV)/.installed-mutation
+	$(BIN)/python mutation/run.py $(MUTATION_ARGS)
+
 clean:
 	rm -rf $(VENV) *.egg-info
 

@@ -184,6 +184,26 @@ def test_every_cell_a_person_or_client_chose_is_quoted_against_spreadsheet_formu
     assert all(not cell.startswith(start) for cell in row), row
 
 
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_each_chosen_column_is_quoted_whatever_the_row_holds(app, client, users, auth, start):
+    """Issue 18: the actor, target, client and details columns are each quoted on their
+    own, whatever wrote the row (a plugin's event names whatever actor it likes; the details
+    of today's events start with "{", an older or a plugin's row need not)."""
+    users.create("boss", role="administrator")
+    payload = f"{start}HYPERLINK(1)"
+    columns = {"actor": "actor_name", "target": "target_name", "client": "client", "details": "details"}
+    in_db(app, lambda: [AuditEvent.create(event="login_failed", outcome="failure", **{field: payload})
+                        for field in columns.values()])
+    auth.login("boss")
+    rows = list(csv.reader(io.StringIO(client.get("/admin/audit.csv?event=login_failed").get_data(as_text=True))))
+    header, body = rows[0], rows[1:]
+    assert len(body) == len(columns)
+    for column in columns:
+        cells = [row[header.index(column)] for row in body]
+        assert "'" + payload in cells, (column, cells)
+        assert not any(cell.startswith(start) for cell in cells), (column, cells)
+
+
 def test_csv_reads_in_chunks(app, users):
     from keystead.audit.service import csv_rows, filtered
     users.create("ada")
