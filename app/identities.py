@@ -200,3 +200,23 @@ def _group_event(member: User | None, group: Group, action: str, provider: str |
         details["username"] = member.username
     hook().keystead_event(event="group_change", actor=None, target=member, outcome="success", details=details)
 
+
+# ---------------------------------------------------------------- redirect providers' refusals
+
+class SignInRefused(Exception):
+    """The sign-in cannot be completed. `message` is shown; `reason` is logged."""
+    status = 400
+    message = ("The sign-in could not be completed. Start again from the login page; if it keeps "
+               "happening, tell an administrator.")
+
+    def __init__(self, reason: str, message: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        if message:
+            self.message = message
+
+
+class IdentityProviderUnavailable(SignInRefused):
+    """The identity provider cannot be reached, or answered something unusable."""
+    status = 502
+    message = "The identity provider cannot be reached or gave an unusable answer. Try again later."

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, has_app_context, redirect, render_template, request, session
 
 from keystead import Identity, ProviderInfo, hookimpl
+from keystead.identities import IdentityProviderUnavailable, SignInRefused
 
 log = logging.getLogger("keystead")
 
@@ -110,27 +111,6 @@ def _is_loopback(host: str | None) -> bool:
         return ipaddress.ip_address(host or "").is_loopback
     except ValueError:
         return False
-
-
-# ---------------------------------------------------------------- errors
-
-class SignInRefused(Exception):
-    """The sign-in cannot be completed. `message` is shown; `reason` is logged."""
-    status = 400
-    message = ("The sign-in could not be completed. Start again from the login page; if it keeps "
-               "happening, tell an administrator.")
-
-    def __init__(self, reason: str, message: str | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        if message:
-            self.message = message
-
-
-class IdentityProviderUnavailable(SignInRefused):
-    """The identity provider cannot be reached or answered something unusable."""
-    status = 502
-    message = "The identity provider cannot be reached or gave an unusable answer. Try again later."
 
 
 # ---------------------------------------------------------------- the client

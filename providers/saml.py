@@ -59,7 +59,7 @@ def keystead_startup(app, settings):
     app.extensions.setdefault(CROSS_SITE_POSTS, set()).add("saml.acs")
     if NAME in settings.providers:
         from keystead import ProviderUnavailable
-        from keystead.saml.checks import IdentityProviderUnavailable
+        from keystead.identities import IdentityProviderUnavailable
         from keystead.saml.service import ServiceProvider
         try:
             app.extensions[EXTENSION] = ServiceProvider(settings)
@@ -109,7 +109,7 @@ def _sp():
 
 def login():
     """Start a sign-in: a signed AuthnRequest, its id kept in this browser's session."""
-    from keystead.saml.checks import SignInRefused
+    from keystead.identities import SignInRefused
     from keystead.web.session import safe_next
     sp = _sp()
     next_target = safe_next(request.args.get("next"))
@@ -126,7 +126,7 @@ def acs():
     """The identity provider's response (HTTP-POST binding)."""
     from keystead.errors import ServiceError
     from keystead.login import SecondFactorRequired, log_in_as_identity
-    from keystead.saml.checks import SignInRefused
+    from keystead.identities import SignInRefused
     from keystead.signup.terms import TermsNotAccepted
     from keystead.web.session import safe_next, start_session
     sp = _sp()
@@ -171,7 +171,7 @@ def metadata():
 def sls():
     """Single logout on the HTTP-Redirect binding: the identity provider asks Keystead to end
     the person's session (SAMLRequest), or answers the logout Keystead asked for (SAMLResponse)."""
-    from keystead.saml.checks import SignInRefused
+    from keystead.identities import SignInRefused
     from keystead.saml.logout import answer_logout_request, check_logout_response
     sp = _sp()
     try:
@@ -215,7 +215,7 @@ def _after_logout(response):
     sp = current_app.extensions.get(EXTENSION)
     if info is None or sp is None or response.status_code != 303:
         return response
-    from keystead.saml.checks import SignInRefused
+    from keystead.identities import SignInRefused
     from keystead.saml.logout import logout_request_url
     try:
         sent = logout_request_url(sp, info)

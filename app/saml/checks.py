@@ -10,31 +10,13 @@ import hashlib
 
 from peewee import IntegrityError
 
+from ..identities import SignInRefused
 from ..models import database, utcnow
 from .models import SamlSeenAssertion
 
 PROTOCOL = "urn:oasis:names:tc:SAML:2.0:protocol"
 ASSERTION = "urn:oasis:names:tc:SAML:2.0:assertion"
 MAX_RESPONSE_BYTES = 256 * 1024  # a response with a few hundred attributes is far smaller
-
-
-class SignInRefused(Exception):
-    """The sign-in cannot be completed. `message` is shown; `reason` is logged."""
-    status = 400
-    message = ("The sign-in could not be completed. Start again from the login page; if it keeps "
-               "happening, tell an administrator.")
-
-    def __init__(self, reason: str, message: str | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        if message:
-            self.message = message
-
-
-class IdentityProviderUnavailable(SignInRefused):
-    """The identity provider's metadata cannot be fetched or read."""
-    status = 502
-    message = "The identity provider cannot be reached or gave an unusable answer. Try again later."
 
 
 def decode_response(value) -> tuple[str, object]:

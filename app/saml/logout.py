@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import request
 
-from .checks import SignInRefused
+from ..identities import SignInRefused
 
 
 def _idp_logout_location(sp) -> str | None:

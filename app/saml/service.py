@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from ..identity import Identity
 from . import checks
-from .checks import IdentityProviderUnavailable, SignInRefused
+from ..identities import IdentityProviderUnavailable, SignInRefused
 from .keys import check_keypair, keypair_paths
 
 log = logging.getLogger("keystead")
