@@ -1,8 +1,11 @@
-"""Only members of the owner's team may read a document (a Keystead authorization plugin).
+"""Only members of the owner's team may read a document, or share it on (a Keystead
+authorization plugin).
 
 "Team" means any group the owner belongs to: a reader must share at least one with the
-owner. The plugin only refuses (False) or leaves the decision to the roles (None); it never
-grants, so it can only narrow what the built-in rules allow.
+owner. Someone other than the owner who may change the document (people.manage) shares it
+with another group only from inside the team, or when they manage groups. The plugin only
+refuses (False) or leaves the decision to the roles (None); it never grants, so it can
+only narrow what the built-in rules allow.
 """
 from __future__ import annotations
 
@@ -36,11 +39,12 @@ def keystead_permissions(user):
 @hookimpl
 def keystead_authorize(user, permission, resource):
     owner_id = getattr(resource, "owner_id", None)
-    if permission != "documents.read" or owner_id is None or owner_id == user.id:
-        return None  # not a document read, or the owner's own: the roles decide
+    if permission not in ("documents.read", "documents.share") or owner_id in (None, user.id):
+        return None  # not a document read or share, or the owner's own: the roles decide
     from keystead.authorization import permissions_of
-    if BYPASS in permissions_of(user):
+    # Reading every team's documents is not handing them on: each rule has its own bypass.
+    if (BYPASS if permission == "documents.read" else "groups.manage") in permissions_of(user):
         return None
     if _team_group_ids(user.id) & _team_group_ids(owner_id):
         return None  # a team mate: the roles (and the document's shares) decide
-    return False
+    return False  # a read answers 404 (the document is not revealed), a share 403
