@@ -11,7 +11,7 @@ import unicodedata
 
 from peewee import JOIN, IntegrityError, fn
 
-from .accounts import normalise
+from .accounts import keyed_names, normalise
 from .errors import Conflict, NotFound, ValidationFailed
 from .models import Group, Membership, User, database
 from .plugins import hook
@@ -227,6 +227,14 @@ def presettable_groups(actor: User | None) -> list[Group]:
     return list(q)
 
 
+def find_groups_named(names) -> tuple[list[Group], list[str]]:
+    """The groups `names` name (compared as group names are), in the order named and each
+    once, and the names no group has."""
+    keys = keyed_names(names)
+    by_key = {g.name_key: g for g in Group.select().where(Group.name_key.in_(list(keys)))} if keys else {}
+    return [by_key[k] for k in keys if k in by_key], [n for k, n in keys.items() if k not in by_key]
+
+
 def groups_to_preset(actor: User | None, names) -> list[Group]:
     """The groups `names` name (each must exist: 422 `groups` otherwise), for a new person;
     someone without groups.manage may name only groups they belong to (403)."""
@@ -234,13 +242,7 @@ def groups_to_preset(actor: User | None, names) -> list[Group]:
     names = [n.strip() for n in (names or []) if n.strip()]
     if len(names) > MAX_PRESET_GROUPS:
         raise ValidationFailed({"groups": f"Name at most {MAX_PRESET_GROUPS} groups."})
-    found, missing = [], []
-    for name in names:
-        group = Group.get_or_none(Group.name_key == normalise(unicodedata.normalize("NFKC", name)))
-        if group is None:
-            missing.append(name)
-        elif group not in found:
-            found.append(group)
+    found, missing = find_groups_named(names)
     if missing:
         raise ValidationFailed({"groups": "No such group: " + ", ".join(repr(n[:100]) for n in missing) + "."})
     if actor is not None and not has_permission(actor, "groups.manage"):

@@ -18,12 +18,12 @@ from ..models import User, database, utcnow
 from ..plugins import hook
 from ..signup import policy as signup_policy
 from ..signup.domains import email_domain_problem
-from .queries import (administrator_count, find_user_by_login, get_user, groups_of,  # noqa: F401
+from .queries import (administrator_count, find_people_named, find_user_by_login, get_user, groups_of,  # noqa: F401
                       search_users, user_count)
 from .reentry import PasswordRequired, has_password_to_give, password_accepted, verify_current_password  # noqa: F401
 from .rules import (NAME_MAX, RESERVED_USERNAMES, USERNAME_MAX, USERNAME_MIN, check_user_password,  # noqa: F401
-                    clean_email, hash_new_password, name_problem, new_password_problem, normalise, settings,
-                    username_problem)
+                    clean_email, hash_new_password, keyed_names, name_problem, new_password_problem, normalise,
+                    settings, username_problem)
 
 log = logging.getLogger("keystead")
 

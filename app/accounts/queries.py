@@ -10,7 +10,7 @@ from peewee import OP, SQL, Expression, NodeList, PostgresqlDatabase, SqliteData
 from ..errors import NotFound
 from ..models import User, database
 from . import search_postgres
-from .rules import normalise
+from .rules import keyed_names, normalise
 
 def find_user_by_login(login: str) -> User | None:
     """The user whose username or email is `login` (case-insensitive)."""
@@ -32,6 +32,14 @@ def get_user(user_id) -> User:
     if user is None:
         raise NotFound("No such person.")
     return user
+
+
+def find_people_named(usernames) -> tuple[list[User], list[str]]:
+    """The people `usernames` name (compared as logins are), in the order named and each
+    once, and the names nobody has."""
+    keys = keyed_names(usernames)
+    by_key = {u.username_key: u for u in User.select().where(User.username_key.in_(list(keys)))} if keys else {}
+    return [by_key[k] for k in keys if k in by_key], [n for k, n in keys.items() if k not in by_key]
 
 
 def user_count() -> int:

@@ -29,6 +29,16 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
+def keyed_names(names) -> dict[str, str]:
+    """{normalised key: the name as given, stripped} of the text among `names`, in order,
+    each key once (the first spelling wins)."""
+    keys: dict[str, str] = {}
+    for name in names or ():
+        if isinstance(name, str) and name.strip():
+            keys.setdefault(normalise(name.strip()), name.strip())
+    return keys
+
+
 def username_problem(username) -> str | None:
     """Why `username` is not a valid username, or None."""
     if not isinstance(username, str) or not username:

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 from peewee import IntegrityError
 
-from ..accounts import normalise
+from ..accounts import find_people_named, normalise
 from ..authorization import has_permission, require_permission
 from ..errors import Conflict, NotFound, ValidationFailed
+from ..groups import find_groups_named
 from ..models import Group, Membership, User, database
 from ..plugins import hook
 from .credentials import new_client_credentials
@@ -108,22 +109,16 @@ def access_of(app: App) -> tuple[list[str], list[str]]:
 # ---------------------------------------------------------------- create, change, delete
 
 def _groups_named(names) -> list[Group]:
-    keys = {normalise(n.strip()): n for n in names if isinstance(n, str)}
-    found = list(Group.select().where(Group.name_key.in_(list(keys)))) if keys else []
-    missing = sorted(set(keys) - {g.name_key for g in found})
+    found, missing = find_groups_named(names)
     if missing:
-        listed = ", ".join(repr(keys[k]) for k in missing)
-        raise ValidationFailed({"allowed_groups": f"No such group: {listed}."})
+        raise ValidationFailed({"allowed_groups": "No such group: " + ", ".join(repr(n[:100]) for n in missing) + "."})
     return found
 
 
 def _users_named(names) -> list[User]:
-    keys = {normalise(n.strip()): n for n in names if isinstance(n, str)}
-    found = list(User.select().where(User.username_key.in_(list(keys)))) if keys else []
-    missing = sorted(set(keys) - {u.username_key for u in found})
+    found, missing = find_people_named(names)
     if missing:
-        listed = ", ".join(repr(keys[k]) for k in missing)
-        raise ValidationFailed({"allowed_users": f"No such person: {listed}."})
+        raise ValidationFailed({"allowed_users": "No such person: " + ", ".join(repr(n[:100]) for n in missing) + "."})
     return found
 
 
