@@ -50,7 +50,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         "tests/test_documents_api.py", "tests/test_documents_web.py",
         "tests/test_mutation_kills_documents_access.py"]),
     "web_session": ("app/web/session.py", [
-        "tests/test_mutation_kills_session.py", "tests/test_durations.py", "tests/test_sudo_outside_provider.py"]),
+        "tests/test_mutation_kills_session.py", "tests/test_durations.py", "tests/test_sudo_outside_provider.py",
+        "tests/test_forward_auth.py"]),
     "authorization": ("app/authorization/__init__.py", [
         "tests/test_authorization.py", "tests/test_mutation_kills_authorization.py"]),
     "login": ("app/login.py", [

@@ -3,7 +3,8 @@ controllable clock (time-machine) instead of editing a stored expiry: web sudo l
 Password.WebSudoModeDuration, a fresh login through an outside provider counts as
 re-entry for as long, the two-factor step waits five minutes (a fixed wait in app/web/auth.py),
 and a browser session ends after Authentication.Inactivity idle or Authentication.Lifetime
-in all. Each is checked a second before and a second after its end."""
+in all. Each is checked a second before its end and at its end (the clock starts on a whole
+second, as the stored times are whole seconds)."""
 from __future__ import annotations
 
 import time
@@ -20,8 +21,8 @@ TWO_FACTOR_SECONDS = 5 * 60  # the documented wait of the second step
 
 @pytest.fixture
 def clock():
-    """A frozen clock at now, moved on with clock.shift(seconds)."""
-    with time_machine.travel(time.time(), tick=False) as traveller:
+    """A frozen clock at now (a whole second), moved on with clock.shift(seconds)."""
+    with time_machine.travel(int(time.time()), tick=False) as traveller:
         yield traveller
 
 
@@ -45,7 +46,7 @@ def test_web_sudo_lasts_exactly_the_configured_duration(make_app, clock):
     assert submit(client, "/sudo", {"password": STRONG_PASSWORD}).status_code == 303
     clock.shift(SUDO_SECONDS - 1)
     assert not _asks_for_sudo(client)
-    clock.shift(2)
+    clock.shift(1)  # exactly WebSudoModeDuration: over
     assert _asks_for_sudo(client)
 
 
@@ -57,7 +58,7 @@ def test_a_fresh_outside_login_counts_as_reentry_for_the_configured_duration(mak
     assert post_form(client, "/login", {"username": "robot", "password": "beep-boop-1234"}).status_code == 303
     clock.shift(SUDO_SECONDS - 1)
     assert not _asks_for_sudo(client, "/profile/two-factor/setup")
-    clock.shift(2)
+    clock.shift(1)  # exactly WebSudoModeDuration after the login: over
     assert _asks_for_sudo(client, "/profile/two-factor/setup")
 
 
@@ -98,7 +99,7 @@ def test_a_session_ends_after_the_configured_inactivity(make_app, clock):
     _login(client)
     clock.shift(30 * 60 - 1)
     assert _signed_in(client)  # and this request counts as activity
-    clock.shift(30 * 60 - 1)
+    clock.shift(30 * 60)  # idle exactly Inactivity: not past it
     assert _signed_in(client)
     clock.shift(30 * 60 + 1)
     assert not _signed_in(client)
@@ -115,5 +116,39 @@ def test_a_session_ends_after_the_configured_lifetime_however_active(make_app, c
         assert _signed_in(client)
     clock.shift(20 * 60 - 1)  # 2h less a second
     assert _signed_in(client)
-    clock.shift(2)
+    clock.shift(1)  # exactly Lifetime: not past it
+    assert _signed_in(client)
+    clock.shift(1)
     assert not _signed_in(client)
+
+
+def test_activity_is_written_to_the_cookie_at_most_twice_a_minute(make_app, clock):
+    """A request less than 30 seconds after the last one written leaves the session's
+    last-seen time (and so the cookie's contents) alone; from 30 seconds on it moves it."""
+    app = make_app({"Authentication.Inactivity": "30m"})
+    UserFactory(app).create("ada")
+    client = app.test_client()
+    _login(client)
+    started = _seen_at(client)
+    clock.shift(29)
+    assert _signed_in(client) and _seen_at(client) == started
+    clock.shift(1)
+    assert _signed_in(client) and _seen_at(client) == started + 30
+
+
+def _seen_at(client) -> int:
+    with client.session_transaction() as s:
+        return s["seen_at"]
+
+
+def test_a_signed_in_session_that_does_not_say_when_it_began_has_ended(make_app):
+    app = make_app()
+    UserFactory(app).create("ada")
+    for missing in ("login_at", "seen_at"):
+        client = app.test_client()
+        _login(client)
+        with client.session_transaction() as s:
+            del s[missing]
+        assert not _signed_in(client), missing
+        page = client.get("/login").get_data(as_text=True)
+        assert '<p class="flash flash-info" role="status">Your session has ended.' in page

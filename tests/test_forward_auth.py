@@ -165,7 +165,8 @@ def test_sign_ins_and_refusals_are_in_the_audit_log_once_per_session_and_app(wor
 
 
 @pytest.mark.parametrize("target", [
-    "https://evil.example.com/", "//evil.example.com/", "https://grafana.example.com@evil.example.com/",
+    "https://evil.example.com/", "//evil.example.com/", "///evil.example.com/",
+    "https://grafana.example.com@evil.example.com/",
     "https:\\\\evil.example.com", "/\\evil.example.com", "https://evil.example.com\\@grafana.example.com/",
     "https://grafana.example.com.evil.example.com/", "javascript:alert(1)", "https://grafana.example.com:8443/",
     " https://evil.example.com/", "https://evil.example.com#https://grafana.example.com/",

@@ -101,7 +101,8 @@ def test_a_password_account_without_a_password_is_asked_for_sudo_not_waved_throu
 @pytest.mark.parametrize("target, expected", [
     (None, "/profile"), ("", "/profile"), (42, "/profile"), ("   ", "/profile"),
     ("/groups?page=2", "/groups?page=2"), ("  /groups  ", "/groups"),
-    ("groups", "/profile"), ("//evil.example", "/profile"), ("/\\evil.example", "/profile"),
+    ("groups", "/profile"), ("//evil.example", "/profile"), ("///evil.example", "/profile"),
+    ("/\\evil.example", "/profile"), ("/people?q=ada lovelace", "/people?q=ada lovelace"),
     ("https://evil.example/", "/profile"), ("/\x01x", "/profile"), ("/x\x1fy", "/profile"),
 ])
 def test_next_stays_on_the_site(app, target, expected):
@@ -132,3 +133,43 @@ def test_sudo_sends_to_the_sudo_page_and_back_to_the_page_asked_for(make_app):
 def test_the_start_page_of_a_signed_in_person_is_their_profile(ada_client):
     r = ada_client.get("/")
     assert r.status_code in (302, 303) and r.headers["Location"] == "/profile"
+
+
+def test_the_session_signing_serializer_is_made_once_per_app(app):
+    """The documented saving on every request's path (docs/performance.md): one serializer
+    per app, not one per request."""
+    interface = app.session_interface
+    first = interface.get_signing_serializer(app)
+    assert first is not None and interface.get_signing_serializer(app) is first
+
+
+def test_sudo_required_asks_by_the_setting_unless_told_to_always_ask(make_app):
+    """The decorator applied when a test runs (the views' decorators ran at import)."""
+    from flask_login import login_user
+    from keystead.web.session import sudo_required
+    for setting, plain_asks in ((False, False), (True, True)):
+        app = make_app({"Password.WebSudoMode": setting})
+        ada, _ = UserFactory(app).create(f"ada{int(setting)}")  # one database for both apps
+        with app.test_request_context("/profile/delete"):
+            login_user(in_db(app, lambda: User.get_by_id(ada.id)))
+            plain = sudo_required(lambda: "done")()
+            always = sudo_required(always_ask=True)(lambda: "done")()
+        assert (plain != "done") is plain_asks, setting
+        assert plain_asks or plain == "done"
+        assert always != "done" and always.status_code == 302
+        assert always.headers["Location"].startswith("/sudo?next=")
+
+
+def test_with_websudomode_off_the_two_factor_page_does_not_say_a_password_is_asked(app, ada_client):
+    assert app.extensions["keystead.settings"]["Password.WebSudoMode"] is False
+    page = ada_client.get("/profile/two-factor").get_data(as_text=True)
+    assert "Set up two-factor authentication" in page
+    assert "You will be asked for your password first." not in page
+
+
+def test_with_websudomode_on_the_two_factor_page_says_a_password_is_asked(make_app):
+    app = make_app({"Password.WebSudoMode": True})
+    UserFactory(app).create("ada")
+    client = app.test_client()
+    assert submit(client, "/login", {"username": "ada", "password": STRONG_PASSWORD}).status_code == 303
+    assert "You will be asked for your password first." in client.get("/profile/two-factor").get_data(as_text=True)

@@ -31,6 +31,7 @@ from flask import current_app
 from peewee import JOIN
 
 from ..models import Group, Membership, User
+from ..web.session import session_has_ended
 from .models import App, AppAccess, AppHost
 from .validation import host_problem
 
@@ -171,13 +172,11 @@ def session_person(cookie: str) -> Person | None:
             cookie, max_age=settings["Authentication.Lifetime"])
         user_id, epoch, uniquifier = str(data["_user_id"]).split(":")
         user_id, epoch = int(user_id), int(epoch)
-        login_at, seen_at = int(data.get("login_at", 0)), int(data.get("seen_at", 0))
     except Exception:  # any cookie that does not hold is no session (itsdangerous, KeyError, ...)
         return None
-    now = time.time()
-    if now - login_at > settings["Authentication.Lifetime"] or now - seen_at > settings["Authentication.Inactivity"]:
+    if session_has_ended(data, time.time()):
         return None
-    return person_from_session(user_id, epoch, uniquifier, login_at)
+    return person_from_session(user_id, epoch, uniquifier, data["login_at"])
 
 
 # ---------------------------------------------------------------- the decision

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hmac
 import time
-from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
@@ -19,8 +18,8 @@ SUDO_KEY = "sudo_until"
 class KeysteadSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, with two savings on the path every API call takes:
     the API never reads or writes a session (a cookie never authenticates it: docs/api.md), so
-    its requests get an empty session that is never saved; and the signing serializer is
-    made once per app instead of once per request."""
+    its requests get Flask's null session, which Flask never saves and which refuses to be
+    written; and the signing serializer is made once per app instead of once per request."""
 
     def get_signing_serializer(self, app):
         serializer = app.extensions.get("keystead.session_serializer")
@@ -31,14 +30,8 @@ class KeysteadSessionInterface(SecureCookieSessionInterface):
 
     def open_session(self, app, request):
         if request.path.startswith("/api/"):
-            return self.session_class()
+            return self.make_null_session(app)
         return super().open_session(app, request)
-
-    def save_session(self, app, session, response):
-        if request.path.startswith("/api/"):
-            return None
-        return super().save_session(app, session, response)
-
 
 
 def _settings():
@@ -64,7 +57,7 @@ def start_session(user: User) -> None:
     """A new session for `user`: nothing of the anonymous session is kept (no fixation)."""
     session.clear()
     session.permanent = True
-    login_user(user, remember=False, fresh=True)
+    login_user(user)  # fresh, and no remember-me cookie: the session cookie is all there is
     now = int(time.time())
     session["login_at"] = now
     session["seen_at"] = now
@@ -75,18 +68,25 @@ def end_session() -> None:
     session.clear()
 
 
+def session_has_ended(data, now: float) -> bool:
+    """Whether the session `data` (its "login_at" and "seen_at") has ended at `now`: past
+    Authentication.Lifetime, idle past Authentication.Inactivity, or not saying when it
+    began (no login of Keystead's made it). The browser's pages and forward-auth ask this."""
+    login_at, seen_at, s = data.get("login_at"), data.get("seen_at"), _settings()
+    return (not isinstance(login_at, int) or not isinstance(seen_at, int)
+            or now - login_at > s["Authentication.Lifetime"] or now - seen_at > s["Authentication.Inactivity"])
+
+
 def check_session_age() -> None:
-    """Before each browser request: end a session past Lifetime or idle past Inactivity."""
-    if not current_user.is_authenticated or "login_at" not in session:
+    """Before each browser request: end the session when it has ended (session_has_ended)."""
+    if not current_user.is_authenticated:
         return
     now = int(time.time())
-    s = _settings()
-    if (now - session.get("login_at", 0) > s["Authentication.Lifetime"]
-            or now - session.get("seen_at", 0) > s["Authentication.Inactivity"]):
+    if session_has_ended(session, now):
         end_session()
         flash("Your session has ended. Please log in again.", "info")
         return
-    if now - session.get("seen_at", 0) >= 30:  # rewrite the cookie at most twice a minute
+    if now - session["seen_at"] >= 30:  # change the cookie's contents at most twice a minute
         session["seen_at"] = now
 
 
@@ -100,10 +100,12 @@ def sudo_active(*, always_ask: bool = False) -> bool:
     s = _settings()
     if not s["Password.WebSudoMode"] and not always_ask:
         return True
-    if session.get(SUDO_KEY, 0) > time.time():
+    sudo_until = session.get(SUDO_KEY)
+    if sudo_until is not None and sudo_until > time.time():
         return True
     if current_user.is_authenticated and current_user.password_hash is None:
-        return time.time() - session.get("login_at", 0) < s["Password.WebSudoModeDuration"]
+        # check_session_age saw to it that a signed-in session says when it began
+        return time.time() - session["login_at"] < s["Password.WebSudoModeDuration"]
     return False
 
 
@@ -144,9 +146,8 @@ def safe_next(target: str | None, default: str = "/profile") -> str:
     if not target.startswith("/"):
         from ..apps.redirects import is_app_url
         return target if is_app_url(target) else default
-    if target.startswith("//") or "\\" in target:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in target):
+    # A path, never "//host" or "///host" (browsers read both as another site's address),
+    # nor a backslash (some read "/\\host" so) or a control character.
+    if target.startswith("//") or "\\" in target or any(ord(c) < 32 for c in target):
         return default
     return target
