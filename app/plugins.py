@@ -10,7 +10,7 @@ import logging
 import os
 
 import pluggy
-from flask import current_app
+from flask import abort, current_app
 
 from . import hookspecs
 from .config import ConfigError, Settings
@@ -94,6 +94,15 @@ def plugin_manager() -> pluggy.PluginManager:
 def hook():
     """The hook caller of the current app: hook().keystead_event(...)."""
     return current_app.extensions["keystead"].hook
+
+
+def provider_extension(name: str):
+    """What a provider keeps in `app.extensions[name]` once started, for its own routes
+    (which every app has): 404 when the provider is not active in this app."""
+    found = current_app.extensions.get(name)
+    if found is None:
+        abort(404)
+    return found
 
 
 def active_providers() -> list[ProviderInfo]:

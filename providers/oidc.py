@@ -29,10 +29,11 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, has_app_context, redirect, render_template, request, session
+from flask import Blueprint, current_app, has_app_context, redirect, render_template, request, session
 
 from keystead import Identity, ProviderInfo, hookimpl
 from keystead.identities import IdentityProviderUnavailable, SignInRefused
+from keystead.plugins import provider_extension
 
 log = logging.getLogger("keystead")
 
@@ -384,18 +385,10 @@ def _blueprint() -> Blueprint:
     return bp
 
 
-def _client() -> OIDCClient:
-    """This app's client; 404 when OpenID Connect is not an active provider."""
-    client = current_app.extensions.get(EXTENSION)
-    if client is None:
-        abort(404)
-    return client
-
-
 def login():
     """Start a sign-in: remember state, nonce and PKCE verifier, go to the identity provider."""
     from keystead.web.session import safe_next
-    client = _client()
+    client = provider_extension(EXTENSION)
     pending = {"state": secrets.token_urlsafe(32), "nonce": secrets.token_urlsafe(32),
                "verifier": secrets.token_urlsafe(64), "next": safe_next(request.args.get("next")),
                "at": int(time.time())}
@@ -412,7 +405,7 @@ def callback():
     from keystead.errors import ServiceError
     from keystead.login import log_in_as_identity
     from keystead.web.session import start_session
-    client = _client()
+    client = provider_extension(EXTENSION)
     pending = session.pop(PENDING_KEY, None)
     try:
         if not isinstance(pending, dict):

@@ -27,6 +27,7 @@ from flask import (Blueprint, abort, current_app, flash, g, has_app_context, red
                    session)
 
 from keystead import ProviderInfo, hookimpl
+from keystead.plugins import provider_extension
 
 log = logging.getLogger("keystead")
 
@@ -99,19 +100,11 @@ def _blueprint() -> Blueprint:
     return bp
 
 
-def _sp():
-    """This app's service provider; 404 when SAML is not an active provider."""
-    sp = current_app.extensions.get(EXTENSION)
-    if sp is None:
-        abort(404)
-    return sp
-
-
 def login():
     """Start a sign-in: a signed AuthnRequest, its id kept in this browser's session."""
     from keystead.identities import SignInRefused
     from keystead.web.session import safe_next
-    sp = _sp()
+    sp = provider_extension(EXTENSION)
     next_target = safe_next(request.args.get("next"))
     relay_state = next_target if len(next_target.encode()) <= RELAY_STATE_MAX else "/profile"
     try:
@@ -129,7 +122,7 @@ def acs():
     from keystead.identities import SignInRefused
     from keystead.signup.terms import TermsNotAccepted
     from keystead.web.session import safe_next, start_session
-    sp = _sp()
+    sp = provider_extension(EXTENSION)
     if PENDING_KEY not in session and request.form.get("continued") != "1":
         # Posted by another site, so the Lax session cookie stayed behind: post it again from here.
         return render_template("auth/saml_continue.html", saml_response=request.form.get("SAMLResponse", ""),
@@ -164,7 +157,7 @@ def acs():
 
 def metadata():
     """This service provider's metadata, for the identity provider's administrator."""
-    xml = _sp().metadata_xml()
+    xml = provider_extension(EXTENSION).metadata_xml()
     return xml, 200, {"Content-Type": "application/samlmetadata+xml; charset=utf-8"}
 
 
@@ -173,7 +166,7 @@ def sls():
     the person's session (SAMLRequest), or answers the logout Keystead asked for (SAMLResponse)."""
     from keystead.identities import SignInRefused
     from keystead.saml.logout import answer_logout_request, check_logout_response
-    sp = _sp()
+    sp = provider_extension(EXTENSION)
     try:
         if "SAMLRequest" in request.args:
             return redirect(answer_logout_request(sp, session.get(LOGOUT_KEY), _end_session), 302)
