@@ -403,7 +403,7 @@ def login():
 def callback():
     """The identity provider sends the person back here with a code (or an error)."""
     from keystead.errors import ServiceError
-    from keystead.login import log_in_as_identity
+    from keystead.login import SecondFactorRequired, log_in_as_identity
     from keystead.web.session import start_session
     client = provider_extension(EXTENSION)
     pending = session.pop(PENDING_KEY, None)
@@ -428,7 +428,10 @@ def callback():
         return _refused(e)
     from keystead.signup.terms import TermsNotAccepted
     try:
-        user = log_in_as_identity(client.identity(claims))
+        user = log_in_as_identity(client.identity(claims), ask_second_factor=True)
+    except SecondFactorRequired as e:  # their own second factor here, then the session
+        from keystead.web.auth import await_second_factor
+        return await_second_factor(e.user, pending["next"])
     except TermsNotAccepted as e:  # the current terms of service first, then the session
         from keystead.web.auth import await_terms
         return await_terms(e.user, pending["next"])
