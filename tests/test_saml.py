@@ -323,23 +323,8 @@ def test_a_locked_person_is_refused(saml_app):
 
 
 def test_a_person_with_two_factor_is_asked_for_the_code(saml_app):
-    from conftest import csrf_from
-    from keystead.audit.models import AuditEvent
-    from totp_support import code_for, enable_for
-    sign_in(saml_app.test_client())
-    secret, _ = enable_for(saml_app, "grace")
-    with saml_app.app_context():
-        logins = AuditEvent.select().where(AuditEvent.event == "login").count()
-    client = saml_app.test_client()
-    r = sign_in(client, "/documents")
-    assert r.status_code == 303 and r.headers["Location"].endswith("/login/two-factor")
-    assert signed_in_as(client) is None
-    with saml_app.app_context():
-        assert AuditEvent.select().where(AuditEvent.event == "login").count() == logins  # not yet
-    page = client.get("/login/two-factor").get_data(as_text=True)
-    r = client.post("/login/two-factor", data={"csrf_token": csrf_from(page), "code": code_for(secret, 1)})
-    assert r.status_code == 303 and r.headers["Location"] == "/documents"
-    assert signed_in_as(client) == "grace"
+    from totp_support import assert_code_asked_after_outside_login
+    assert_code_asked_after_outside_login(saml_app, sign_in, signed_in_as, "grace")
 
 
 def test_logins_and_refusals_are_audited(saml_app, idp):

@@ -56,3 +56,26 @@ def recovery_codes_on(page: str) -> list[str]:
     m = re.search(r'<ul class="recovery-codes[^"]*" id="recovery-codes">(.*?)</ul>', page, re.S)
     assert m, "no recovery codes on the page"
     return re.findall(r"<li>([a-z2-7]{4}(?:-[a-z2-7]{4}){5})</li>", m.group(1))
+
+
+def assert_code_asked_after_outside_login(app, sign_in, signed_in_as, username: str) -> None:
+    """`username` signs in through an outside provider (`sign_in(client, next_path)`, the
+    provider's whole round trip) after turning two-factor authentication on here: no
+    session and no recorded login until the code, then the session and back to `next`."""
+    from conftest import csrf_from
+    from keystead.audit.models import AuditEvent
+    sign_in(app.test_client())  # the first login creates them
+    secret, _ = enable_for(app, username)
+
+    def logins() -> int:
+        with app.app_context():
+            return AuditEvent.select().where(AuditEvent.event == "login").count()
+    before = logins()
+    client = app.test_client()
+    r = sign_in(client, "/documents")
+    assert r.status_code == 303 and r.headers["Location"].endswith("/login/two-factor")
+    assert signed_in_as(client) is None and logins() == before
+    page = client.get("/login/two-factor").get_data(as_text=True)
+    r = client.post("/login/two-factor", data={"csrf_token": csrf_from(page), "code": code_for(secret, 1)})
+    assert r.status_code == 303 and r.headers["Location"] == "/documents"
+    assert signed_in_as(client) == username and logins() == before + 1
