@@ -102,6 +102,11 @@ def make_app(tmp_path, database_url):
 
     yield make
     for app in made:
+        # Work queued after an answer (mail above all) ends with its test: it must never
+        # reach the next test's SMTP server, which may listen on the same port again.
+        outbox = app.extensions.get("keystead.outbox")
+        if outbox is not None:
+            outbox.join(30)
         db = app.extensions["keystead.db"]
         if hasattr(db, "close_all"):
             db.close_all()

@@ -123,6 +123,8 @@ def test_sudo_sends_to_the_sudo_page_and_back_to_the_page_asked_for(make_app):
     assert submit(client, "/login", {"username": "ada", "password": STRONG_PASSWORD}).status_code == 303
     assert redirect_to(client.get("/profile/delete?x=1")) == ("/sudo", {"next": "/profile/delete?x=1"})
     assert redirect_to(client.get("/profile/delete")) == ("/sudo", {"next": "/profile/delete"})
+    # only the empty query's "?" is dropped, never the end of a real one
+    assert redirect_to(client.get("/profile/delete?tab=X")) == ("/sudo", {"next": "/profile/delete?tab=X"})
     r = submit(client, "/profile/api-keys", {"name": "script"})
     assert redirect_to(r) == ("/sudo", {"next": "/profile/api-keys"})
     r = submit(client, "/sudo?next=/profile/delete", {"password": STRONG_PASSWORD})
