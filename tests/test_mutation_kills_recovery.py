@@ -214,6 +214,8 @@ def test_a_person_created_without_a_password_gets_a_mailed_link_that_sets_it(mak
     assert (body["first_name"], body["last_name"], body["role"], body["fields"]) == ("Lin", "Wu", "publisher",
                                                                                       {"badge": "12"})
     assert body["email_verified"] is True  # the administrator vouches for the address
+    stored = client.get(f"{API}/users/{body['id']}", headers=root).get_json()  # kept, not only answered
+    assert stored["fields"] == {"badge": "12"} and stored["email_verified"] is True
     assert body["confirmation_sent"] is True
     url = body["confirmation_url"]
     assert url.startswith("http://keystead.test/confirm/")
