@@ -382,3 +382,20 @@ def test_a_reset_mail_goes_only_to_the_owner_of_the_address_whose_password_is_ke
     assert outbox_idle(app)
     assert [str(m["To"]) for m in box.messages] == ["grace@example.com"]
     assert box.to("grace@example.com")[0]["Subject"] == "Keystead: Reset your password"
+
+
+@pytest.mark.parametrize("ask", ["request-password-reset", "resend-verification"])
+def test_an_address_is_looked_up_only_when_what_was_sent_is_at_most_320_characters(make_app, smtp, ask):
+    """The length bound is checked on the text as sent, spaces around the address included,
+    before any look-up: 320 characters are looked up (the spaces then dropped), 321 never."""
+    box, settings = smtp
+    app = make_app(settings)
+    _unverified(app, "grace", "grace@example.com")
+    client = app.test_client()
+    for length in (321, 2000):
+        padded = "grace@example.com".rjust(length)
+        assert client.post(f"{API}/auth/{ask}", json={"email": padded}).status_code == 202
+    assert outbox_idle(app) and box.messages == []
+    assert client.post(f"{API}/auth/{ask}", json={"email": "grace@example.com".rjust(320)}).status_code == 202
+    assert outbox_idle(app)
+    assert [str(m["To"]) for m in box.messages] == ["grace@example.com"]
