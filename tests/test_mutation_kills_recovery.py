@@ -1,9 +1,15 @@
 """Issue 18: the flows of app/recovery.py do what people see them do. A sign-up with an
 address in use mails its owner a notice pointing at the reset page, and makes no link; a
-verification link verifies only its own person; a reset through a link ends the person's
-API keys and is audited as `password_reset`; a verification mail asked for goes only to
-the unverified, unlocked owner of the address. Written to kill the mutants mutmut found
-surviving in app/recovery.py (docs/testing.md)."""
+verification or reset link verifies only its own person; a reset through a link ends the
+person's API keys and is audited as `password_reset`; a verification or reset mail asked
+for goes only to the owner of the address (unverified and unlocked; with a password kept
+here), and only when the text sent is at most 320 characters. A person an administrator
+creates keeps the names, role, fields and groups given, counts as verified, and without
+a password gets a confirmation link (mailed when Email is set) whose use is audited and
+proves the address; links an administrator asks for are mailed and refused when
+pointless; the people list shows each status; without RequireEmailVerification a sign-up
+logs in at once and is offered a link only when mail is configured. Written to kill the
+mutants mutmut found surviving in app/recovery.py (docs/testing.md)."""
 from __future__ import annotations
 
 import re
@@ -274,7 +280,8 @@ def test_following_a_confirmation_link_proves_the_address_it_went_to(mail_app):
     page = f"/admin/people/{ada.id}"
     r = browser.post(f"{page}/confirmation", data={"csrf_token": _csrf(browser.get(page).get_data(as_text=True))})
     assert r.status_code == 303
-    assert "A confirmation link has been mailed to ada@example.com." in flashes(browser.get(page).get_data(as_text=True))
+    shown = flashes(browser.get(page).get_data(as_text=True))
+    assert "A confirmation link has been mailed to ada@example.com." in shown
     assert wait_for(lambda: box.to("ada@example.com"))
     assert box.to("ada@example.com")[-1]["Subject"] == "Keystead: Set your password"
     _set_password_on_the_page(app, box.link_to("ada@example.com", "/confirm/"))
