@@ -38,19 +38,19 @@ def make_verification_link(user: User) -> tuple[str, bool]:
     if user.email_verified:
         raise Conflict(f"The address of {user.username} is already verified.", code="already_verified")
     url = make_link(user, "verify")
-    return url, (send_link_mail(user, "verify", url) if mail_configured() else False)
+    return url, send_link_mail(user, "verify", url)  # False when Email is not set: nothing is sent
 
 
 def send_confirmation_email(user: User) -> tuple[str, bool]:
     """A fresh confirmation link (set a first password, 7 days); mailed when Email is set."""
     url = make_link(user, "confirm")
-    return url, (send_link_mail(user, "confirm", url) if mail_configured() else False)
+    return url, send_link_mail(user, "confirm", url)
 
 
 def send_reset_email(user: User) -> tuple[str, bool]:
     """A fresh reset link (1 hour); mailed when Email is set."""
     url = make_link(user, "reset")
-    return url, (send_link_mail(user, "reset", url) if mail_configured() else False)
+    return url, send_link_mail(user, "reset", url)
 
 
 def create_person(username, email, password=None, *, first_name="", last_name="", role="viewer",
@@ -70,7 +70,7 @@ def create_person(username, email, password=None, *, first_name="", last_name=""
         for group in groups:
             add_member(group, user, actor=actor)
         url = make_link(user, "confirm") if password is None else None
-    sent = bool(url) and mail_configured() and send_link_mail(user, "confirm", url)
+    sent = url is not None and send_link_mail(user, "confirm", url)
     return user, url, sent
 
 

@@ -43,7 +43,9 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "links": ("app/links.py", [
         "tests/test_mutation_kills_links.py", "tests/test_web_recovery.py"]),
     "recovery": ("app/recovery.py", [
-        "tests/test_api_recovery.py", "tests/test_mutation_kills_recovery.py"]),
+        "tests/test_api_recovery.py", "tests/test_admin_api.py", "tests/test_cli_admin.py",
+        "tests/test_admin_pages.py", "tests/test_admin_day.py", "tests/test_web_recovery.py",
+        "tests/test_web_register.py", "tests/test_trust_email.py", "tests/test_mutation_kills_recovery.py"]),
     "apikeys": ("app/apikeys.py", [
         "tests/test_mutation_kills_apikeys.py", "tests/test_api_keys.py"]),
     "documents_access": ("app/documents/access.py", [
