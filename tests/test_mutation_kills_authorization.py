@@ -49,6 +49,14 @@ class GivesUndefined:
         return None if user is None else ["exports.run"]
 
 
+class RefusesSharing:
+    """keystead_authorize: refuses documents.share on any resource, says nothing else."""
+
+    @hookimpl
+    def keystead_authorize(self, user, permission, resource):
+        return False if permission == "documents.share" else None
+
+
 class Verdict:
     def __init__(self, verdict):
         self.verdict = verdict
@@ -188,6 +196,32 @@ def test_a_plugins_verdict_on_a_resource_wins_over_the_role_and_none_leaves_it_t
             assert has_permission(vera, "audit.read") is False
             assert has_permission(root, "audit.read") is True
         in_db(app, lambda: User.delete().execute())
+
+
+def test_a_plugin_decides_per_permission_and_require_permission_asks_it_about_the_resource(make_app):
+    app = make_app(plugins=[RefusesSharing()])
+    users_of(app).create("paul", role="publisher")
+    with app.test_request_context():
+        paul = _get("paul")
+        assert has_permission(paul, "documents.share", resource="a document") is False
+        assert has_permission(paul, "documents.create", resource="a document") is True
+        assert has_permission(paul, "documents.share") is True
+        with pytest.raises(PermissionDenied):
+            require_permission(paul, "documents.share", resource="a document")
+        require_permission(paul, "documents.share")
+        require_permission(paul, "documents.create", resource="a document")
+
+
+def test_the_role_alone_answers_without_asking_plugins_or_groups(make_app):
+    plugin = CountsAndAdds()
+    app = make_app(plugins=[plugin])
+    users_of(app).create("ada")
+    with app.test_request_context():
+        plugin.calls.clear()
+        assert has_permission(_get("ada"), "documents.read") is True
+        assert plugin.calls == []
+        assert has_permission(_get("ada"), "reports.read") is True  # the plugin's: now it is asked
+        assert plugin.calls == ["ada"]
 
 
 def test_require_permission_raises_403_naming_the_permission(app):
