@@ -129,7 +129,7 @@ def complete_second_factor(user_id: int, code) -> User:
     if user is None or user.locked:
         raise AuthenticationFailed()
     key = throttle.account_throttle_key(user)
-    name = user.username_key[:64]
+    name = user.username_key  # at most 64 characters, as the audit log keeps names
     _refuse_locked_out(key, name)
     check_approved(user)
     _check_second_factor(user, key, name, code)

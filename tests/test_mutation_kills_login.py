@@ -57,6 +57,14 @@ class Odd:
         return self.answer
 
 
+class MapCrash:
+    """keystead_map_identity fails the way a buggy mapping plugin does."""
+
+    @hookimpl
+    def keystead_map_identity(self, identity):
+        raise RuntimeError("map boom")
+
+
 def _get(username: str) -> User:
     return User.get(User.username_key == username)
 
@@ -150,6 +158,19 @@ def test_an_identity_that_maps_to_nobody_is_refused(make_app):
         assert refused.value.message == "Your sign-in provider did not give a usable identity."
 
 
+def test_a_crashing_identity_mapping_is_a_short_502_naming_the_hook_in_the_log(make_app, caplog):
+    app = make_app(plugins=[MapCrash()])
+    users_of(app).create("ada")
+    caplog.set_level(logging.ERROR, logger="keystead")
+    with _request(app):
+        with pytest.raises(ProviderError):
+            log_in_with_password("ada", STRONG_PASSWORD)
+        with pytest.raises(ProviderError):
+            log_in_as_identity(Identity(provider="static", subject="robot-1", username="robot"))
+    assert [rec.getMessage() for rec in caplog.records if rec.exc_info] == [
+        "provider password failed in keystead_map_identity", "provider static failed in keystead_map_identity"]
+
+
 # ---------------------------------------------------------------- only the right password learns
 
 def test_an_unverified_first_address_refuses_only_password_accounts_and_only_when_required(make_app):
@@ -226,6 +247,18 @@ def test_owed_terms_are_asked_before_the_code_is_spent_and_only_true_accepts(mak
                 log_in_with_password("ada", STRONG_PASSWORD, otp=code, accept_terms=accept)
         user = log_in_with_password("ada", STRONG_PASSWORD, otp=code, accept_terms=True)  # the code unspent
         assert user.terms_accepted_version == "2"
+
+
+def test_owed_terms_are_asked_unless_the_login_accepts_them(make_app):
+    recorder = Recorder()
+    app = make_app(TERMS, plugins=[recorder])
+    users_of(app).create("ada")
+    with _request(app):
+        with pytest.raises(TermsNotAccepted):
+            log_in_with_password("ada", STRONG_PASSWORD)
+        assert _events(recorder, "login") == []
+        assert log_in_with_password("ada", STRONG_PASSWORD, accept_terms=True).terms_accepted_version == "2"
+    assert [e[0] for e in recorder.events if e[0] in ("terms_accept", "login")] == ["terms_accept", "login"]
 
 
 # ---------------------------------------------------------------- the browser's second and terms steps
@@ -324,11 +357,27 @@ def test_a_lockout_answers_423_with_the_seconds_left_and_records_the_name_typed(
         assert refused.value.retry_after == 600
         assert log_in_with_password("ada", STRONG_PASSWORD).username == "ada"  # another name, another count
     name = typed[:64]
-    assert [(e[0], e[2], e[4]) for e in recorder.events if e[0] in ("login_failed", "lockout")] == [
-        ("login_failed", None, {"client": CLIENT, "username": name}),
-        ("login_failed", None, {"client": CLIENT, "username": name}),
-        ("lockout", None, {"client": CLIENT, "username": name}),
-        ("login_failed", None, {"client": CLIENT, "username": name, "reason": "locked_out"})]
+    assert [e for e in recorder.events if e[0] in ("login_failed", "lockout")] == [
+        ("login_failed", None, None, "failure", {"client": CLIENT, "username": name}),
+        ("login_failed", None, None, "failure", {"client": CLIENT, "username": name}),
+        ("lockout", None, None, "failure", {"client": CLIENT, "username": name}),
+        ("login_failed", None, None, "failure", {"client": CLIENT, "username": name, "reason": "locked_out"})]
+
+
+def test_a_login_starts_the_accounts_failure_count_over(make_app):
+    app = make_app({"Password.LockoutThreshold": 3, "Password.LockoutDuration": "10m"})
+    users_of(app).create("ada")
+    ada_id = in_db(app, lambda: _get("ada").id)
+    secret, recovery_codes = enable_for(app, "ada")
+    with _request(app):
+        for code in (code_for(secret, 1), recovery_codes[0]):
+            for _ in range(2):
+                with pytest.raises(AuthenticationFailed):
+                    log_in_with_password("ada", "wrong-password-1")
+            # a third failure would lock: the login in between starts the count over
+            with pytest.raises(SecondFactorRequired):
+                log_in_with_password("ada", STRONG_PASSWORD)
+            assert complete_second_factor(ada_id, code).username == "ada"
 
 
 # ---------------------------------------------------------------- redirect logins
