@@ -243,8 +243,9 @@ def test_owed_terms_are_asked_before_the_code_is_spent_and_only_true_accepts(mak
     code = code_for(secret, 1)
     with _request(app):
         for accept in (False, 1, "true"):
-            with pytest.raises(TermsNotAccepted):
+            with pytest.raises(TermsNotAccepted) as asked:
                 log_in_with_password("ada", STRONG_PASSWORD, otp=code, accept_terms=accept)
+            assert asked.value.user.username == "ada"  # whose acceptance the browser awaits
         user = log_in_with_password("ada", STRONG_PASSWORD, otp=code, accept_terms=True)  # the code unspent
         assert user.terms_accepted_version == "2"
 
@@ -415,3 +416,20 @@ def test_a_redirect_login_asks_for_owed_terms(make_app):
             log_in_as_identity(Identity(provider="static", subject="robot-1", username="robot",
                                         email="robot@example.com"))
     assert _events(recorder, "login") == []
+
+
+def test_the_terms_step_starts_the_accounts_failure_count_over(make_app):
+    app = make_app({**TERMS, "Password.LockoutThreshold": 3, "Password.LockoutDuration": "10m"})
+    users_of(app).create("ada")
+    ada_id = in_db(app, lambda: _get("ada").id)
+    with _request(app):
+        for _ in range(2):
+            with pytest.raises(AuthenticationFailed):
+                log_in_with_password("ada", "wrong-password-1")
+        with pytest.raises(TermsNotAccepted):
+            log_in_with_password("ada", STRONG_PASSWORD)
+        assert complete_terms_acceptance(ada_id).username == "ada"
+        for _ in range(2):  # two more: with the count not started over, the second would lock
+            with pytest.raises(AuthenticationFailed):
+                log_in_with_password("ada", "wrong-password-1")
+        assert log_in_with_password("ada", STRONG_PASSWORD).username == "ada"
