@@ -365,6 +365,17 @@ def test_a_lockout_answers_423_with_the_seconds_left_and_records_the_name_typed(
         ("login_failed", None, None, "failure", {"client": CLIENT, "username": name, "reason": "locked_out"})]
 
 
+def test_a_password_login_starts_the_accounts_failure_count_over(make_app):
+    app = make_app({"Password.LockoutThreshold": 3, "Password.LockoutDuration": "10m"})
+    users_of(app).create("ada")
+    with _request(app):
+        for _ in range(2):
+            for _ in range(2):  # a third failure in a row would lock
+                with pytest.raises(AuthenticationFailed):
+                    log_in_with_password("ada", "wrong-password-1")
+            assert log_in_with_password("ada", STRONG_PASSWORD).username == "ada"
+
+
 def test_a_login_starts_the_accounts_failure_count_over(make_app):
     app = make_app({"Password.LockoutThreshold": 3, "Password.LockoutDuration": "10m"})
     users_of(app).create("ada")
