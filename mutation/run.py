@@ -57,7 +57,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "authorization": ("app/authorization/__init__.py", [
         "tests/test_authorization.py", "tests/test_mutation_kills_authorization.py"]),
     "login": ("app/login.py", [
-        "tests/test_api_auth.py", "tests/test_trust_lockout.py", "tests/test_mutation_kills_login.py"]),
+        "tests/test_mutation_kills_login.py", "tests/test_api_auth.py", "tests/test_trust_lockout.py"]),
     "tokens": ("app/tokens.py", [
         "tests/test_tokens.py", "tests/test_mutation_kills_tokens.py"]),
     "totp": ("app/totp.py", [

@@ -47,7 +47,6 @@ class PermissionDenied(Forbidden):
 
 
 ADMINISTRATOR = "administrator"
-_ALL_CORE = frozenset(PERMISSIONS)
 _PERMISSIONS_CACHE = "keystead_permissions"
 
 
@@ -60,7 +59,7 @@ def known_permissions() -> tuple[str, ...]:
     """Every valid permission name: the core's, then those plugins define
     (keystead_permissions with user=None, asked once at start-up)."""
     from flask import current_app
-    return current_app.extensions.get("keystead.permissions", PERMISSIONS)
+    return current_app.extensions["keystead.permissions"]  # app/authorization/startup.py
 
 
 def known_roles() -> list[str]:
@@ -70,8 +69,8 @@ def known_roles() -> list[str]:
 
 def role_title(role: str) -> str:
     """How pages name a role: a custom role's `title`, else the name capitalised."""
-    custom = _custom_roles().get(role) if role not in BUILTIN_ROLES else None
-    return custom["title"] if custom and custom.get("title") != role else role.capitalize()
+    custom = _custom_roles().get(role)  # never a built-in name (refused at start-up)
+    return custom["title"] if custom and custom["title"] != role else role.capitalize()
 
 
 def role_permissions(role: str) -> frozenset[str]:
@@ -79,10 +78,11 @@ def role_permissions(role: str) -> frozenset[str]:
     permission, those plugins define included)."""
     if role == ADMINISTRATOR:
         from flask import current_app
-        return current_app.extensions.get("keystead.all_permissions", _ALL_CORE)
+        return current_app.extensions["keystead.all_permissions"]
     if role in BUILTIN_ROLES:
         return BUILTIN_ROLES[role]
-    return frozenset(_custom_roles().get(role, {}).get("permissions", ()))
+    custom = _custom_roles().get(role)  # app/config.py gives each its `permissions` and `title`
+    return frozenset(custom["permissions"]) if custom else frozenset()
 
 
 def roles_problem(roles) -> str | None:
@@ -140,8 +140,8 @@ def require_grant(actor, role: str) -> None:
     longer configured carries nothing: anyone may take it away)."""
     if actor is None or role not in known_roles() or can_grant(actor, role):
         return
-    missing = sorted(role_permissions(role) - permissions_of(actor))
-    raise PermissionDenied(missing[0] if missing else role,
+    missing = sorted(role_permissions(role) - permissions_of(actor))  # never empty here
+    raise PermissionDenied(missing[0],
                            f"You cannot grant the role {role}: it carries {', '.join(missing[:3])}, "
                            "which you do not hold.")
 
