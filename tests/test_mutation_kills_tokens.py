@@ -122,8 +122,9 @@ def test_a_signed_token_that_carries_no_record_id_is_refused(app, client, ada, p
         assert_error(r, 401, "invalid_token")
 
 
-def test_the_canonical_check_refuses_what_is_not_base64():
+def test_the_canonical_check_reads_the_last_part_and_refuses_what_is_not_base64():
     assert tokens._canonical("payload.AAAA")
+    assert tokens._canonical(".compressed-payload.AAAA")  # a compressed payload starts with "."
     for bad in ("payload.A", "payload.é", "payload.AAA="):
         assert not tokens._canonical(bad)
 
@@ -151,6 +152,49 @@ def test_a_token_of_the_longest_length_is_read_and_a_longer_one_is_not(app):
         assert tokens._token_id(longer[:longest - 1], "access") is None  # cut: the signature fails
 
 
+def test_only_strings_are_tokens(app, ada):
+    with app.test_request_context():
+        for not_a_string in (5, None, b"bytes", ["x"], {"x": 1}):
+            assert tokens.user_for_access_token(not_a_string) is None
+            with pytest.raises(tokens.InvalidToken):
+                tokens.refresh_token_pair(not_a_string)
+
+
+def test_the_person_of_an_access_token_is_as_stored_and_unchanged(app, client, ada):
+    """What a request gets: the stored person (every field as User.get reads it, nothing
+    marked changed, so a later save writes only what the request changes) and the token's
+    record id and family."""
+    pair = login(client, "ada")
+    record = _records(app, "access")[0]
+
+    def look():
+        user, ref = tokens.user_for_access_token(pair["access_token"])
+        stored = User.get_by_id(ada.id)
+        assert user.__data__ == stored.__data__
+        assert not user.is_dirty() and user.dirty_fields == []
+        assert (ref.id, ref.family) == (record.id, record.family)
+    in_db(app, look)
+
+
+def test_stored_dates_are_read_as_datetimes_whatever_the_driver_gives():
+    from datetime import datetime
+    when = datetime(2026, 5, 4, 3, 2, 1, 123456)
+    assert tokens._fast_datetime(when) == when
+    assert tokens._fast_datetime("2026-05-04 03:02:01.123456") == when
+    assert tokens._fast_datetime("2026-05-04 03:02:01") == when.replace(microsecond=0)
+    assert tokens._fast_datetime(None) is None
+
+
+def test_the_signing_keys_are_derived_once_per_app_key_and_salt(app, client, ada):
+    tokens._KeyCachingSigner._derived.clear()
+    pair = login(client, "ada")
+    assert me_status(client, pair["access_token"]) == 200
+    assert refresh(client, pair["refresh_token"]).status_code == 200
+    cached = {(key, salt) for key, salt, *_ in tokens._KeyCachingSigner._derived}
+    secret = _secret_key(app).encode()
+    assert cached == {(secret, b"keystead.token.access"), (secret, b"keystead.token.refresh")}
+
+
 # ---------------------------------------------------------------- refresh
 
 def test_a_refresh_token_holds_to_its_last_second(make_app):
@@ -170,6 +214,16 @@ def test_a_refresh_token_holds_only_for_the_uniquifier_it_was_issued_to(app, cli
     in_db(app, lambda: User.update(uniquifier="another-uniquifier").where(User.id == ada.id).execute())
     assert_error(refresh(client, pair["refresh_token"]), 401, "invalid_token")
     assert me_status(client, pair["access_token"]) == 401
+
+
+def test_a_refresh_token_of_a_person_locked_behind_the_servers_back_is_refused(app, client, ada):
+    """Locking revokes the tokens; a row that escaped it (a lock written straight into the
+    database, a restored backup) is still refused."""
+    pair = login(client, "ada")
+    in_db(app, lambda: User.update(locked=True).where(User.id == ada.id).execute())
+    assert_error(refresh(client, pair["refresh_token"]), 401, "invalid_token")
+    in_db(app, lambda: User.update(locked=False).where(User.id == ada.id).execute())
+    assert refresh(client, pair["refresh_token"]).status_code == 200
 
 
 def test_a_refresh_of_an_unknown_record_is_refused(app, client, ada):
@@ -263,8 +317,12 @@ def test_derived_keys_are_itsdangerous_own_for_each_secret_salt_and_rotation():
         Signer("new-secret", salt="s").sign("v")
 
 
-def test_the_cache_of_derived_keys_stays_bounded():
+def test_a_key_is_derived_once_and_the_cache_of_keys_holds_up_to_65():
+    signer = tokens._KeyCachingSigner("a-secret", salt="s")
+    assert signer.derive_key() is signer.derive_key()  # the same object: derived once
+    sizes = []
     for i in range(200):
         signer = tokens._KeyCachingSigner(f"secret-{i}", salt="s")
         assert signer.derive_key() == Signer(f"secret-{i}", salt="s").derive_key()
-        assert len(tokens._KeyCachingSigner._derived) <= 65
+        sizes.append(len(tokens._KeyCachingSigner._derived))
+    assert max(sizes) == 65
