@@ -17,10 +17,10 @@ import pyotp
 import pytest
 import time_machine
 from api_support import API, assert_error, bearer, in_db, login
-from conftest import STRONG_PASSWORD
+from conftest import STRONG_PASSWORD, UserFactory
 from totp_support import code_for, enable_for, wrong_code
 
-from keystead import totp
+from keystead import hookimpl, totp
 from keystead.audit.models import AuditEvent
 from keystead.encryption import SecretBox
 from keystead.errors import Conflict, ValidationFailed
@@ -272,24 +272,96 @@ def test_the_messages_people_read(app, client, ada):
     assert e["fields"] == {"code": "The code is not correct."}
 
 
-def _events(app, name):
-    return in_db(app, lambda: [(e.actor_name, e.target_name, e.outcome)
-                               for e in AuditEvent.select().where(AuditEvent.event == name)])
+class EventRecorder:
+    """A plugin that keeps every event as plugins receive it."""
+    def __init__(self):
+        self.events = []
+
+    @hookimpl
+    def keystead_event(self, event, actor, target, outcome, details):
+        self.events.append((event, actor.username if actor else None, target.username if target else None,
+                            outcome, details))
 
 
-def test_enabling_turning_off_and_resetting_are_audited_with_who_did_it(app, users, ada):
-    boss = users.create("boss", role="administrator")[0]
+def test_enabling_turning_off_and_resetting_reach_plugins_and_the_audit_with_who_did_it(make_app):
+    recorder = EventRecorder()
+    app = make_app(plugins=[recorder])
+    users = UserFactory(app)
+    users.create("ada")
+    users.create("boss", role="administrator")
+    totp_events = lambda: [e for e in recorder.events if e[0].startswith("totp")]  # noqa: E731
     secret, _ = enable_for(app, "ada")
-    assert _events(app, "totp_enable") == [("ada", "ada", "success")]
     _in(app, lambda: totp.disable(_user("ada"), code_for(secret, 1)))
-    assert _events(app, "totp_disable") == [("ada", "ada", "success")]
     secret, _ = enable_for(app, "ada")
     _in(app, lambda: totp.disable(_user("ada"), code_for(secret, 1), actor=_user("boss")))
-    assert _events(app, "totp_disable")[1] == ("boss", "ada", "success")
     enable_for(app, "ada")
     _in(app, lambda: totp.reset_by_administrator(_user("ada"), _user("boss")))
-    assert _events(app, "totp_reset") == [("boss", "ada", "success")]
+    assert totp_events() == [
+        ("totp_enable", "ada", "ada", "success", {}), ("totp_disable", "ada", "ada", "success", {}),
+        ("totp_enable", "ada", "ada", "success", {}), ("totp_disable", "boss", "ada", "success", {}),
+        ("totp_enable", "ada", "ada", "success", {}), ("totp_reset", "boss", "ada", "success", {})]
+    audited = in_db(app, lambda: [(e.event, e.actor_name, e.target_name, e.outcome) for e in
+                                  AuditEvent.select().where(AuditEvent.event.startswith("totp"))
+                                  .order_by(AuditEvent.id)])
+    assert audited == [e[:4] for e in totp_events()]
     assert not _in(app, lambda: totp.totp_enabled(_user("ada")))
     with pytest.raises(Conflict):
         _in(app, lambda: totp.disable(_user("ada"), "123456"))
-    del boss
+
+
+def test_one_persons_codes_and_set_up_never_touch_anothers(app, users, ada):
+    """ada, grace (two-factor on, with an older 40-bit code too) and hedy (set-up begun)."""
+    users.create("grace")
+    users.create("hedy")
+    grace_secret, grace_codes = enable_for(app, "grace")
+    weak = "1a2b3-c4d5e"
+    in_db(app, lambda: totp.RecoveryCode.create(user=_user("grace").id,
+                                                digest=hashlib.sha256(weak.replace("-", "").encode()).hexdigest()))
+
+    def begin_hedy():
+        return totp.begin_setup(_user("hedy"))[0]
+    hedy_secret = _in(app, begin_hedy)
+
+    def ada_sees_nothing():
+        ada_now = _user("ada")
+        assert not totp.totp_enabled(ada_now)
+        assert totp.pending_secret(ada_now) is None
+        assert not totp.has_weak_recovery_codes(ada_now)
+        assert totp.recovery_codes_left(ada_now) == 0
+        for code in (code_for(grace_secret, 1), grace_codes[0], weak, code_for(hedy_secret)):
+            assert not totp.check_second_factor(ada_now, code)
+    _in(app, ada_sees_nothing)
+
+    ada_secret, ada_codes = enable_for(app, "ada")
+
+    def neither_uses_the_others():
+        assert not totp.has_weak_recovery_codes(_user("ada"))
+        assert not totp.check_second_factor(_user("grace"), ada_codes[0])
+        assert not totp.check_second_factor(_user("ada"), grace_codes[0])
+        assert not totp.check_second_factor(_user("ada"), weak)
+        assert totp.recovery_codes_left(_user("ada")) == 10
+        assert totp.recovery_codes_left(_user("grace")) == 11
+        assert totp.pending_secret(_user("ada")) is None
+        assert totp.pending_secret(_user("hedy")) == hedy_secret
+        totp.disable(_user("ada"), ada_codes[1])
+    _in(app, neither_uses_the_others)
+
+    def the_others_go_on():
+        assert totp.totp_enabled(_user("grace")) and totp.recovery_codes_left(_user("grace")) == 11
+        assert totp.has_weak_recovery_codes(_user("grace"))
+        assert totp.pending_secret(_user("hedy")) == hedy_secret
+        assert totp.check_second_factor(_user("grace"), grace_codes[0])
+        assert totp.check_second_factor(_user("grace"), code_for(grace_secret, 1))
+    _in(app, the_others_go_on)
+
+
+def test_the_qr_code_draws_the_data_given_in_8_pixel_modules():
+    import qrcode
+    data = "otpauth://totp/Keystead:ada?secret=ABCDEFGHIJKLMNOP&issuer=Keystead"
+    svg = totp.qr_svg(data)
+    assert svg != totp.qr_svg(data.replace("ada", "bob"))
+    made = qrcode.QRCode(border=4)
+    made.add_data(data)
+    made.make(fit=True)
+    side = (made.modules_count + 2 * 4) * 8 / 10  # millimetres: 8 pixels of 0.1 mm a module
+    assert f'width="{side:g}mm" height="{side:g}mm"' in svg
