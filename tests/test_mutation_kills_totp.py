@@ -141,11 +141,26 @@ def test_codes_pass_one_step_either_side_of_now_and_only_later_than_the_last(app
         assert not check(1)  # that step again
 
 
-def test_a_code_is_read_without_its_spaces(app, ada):
+def test_a_code_is_read_without_its_spaces_tabs_and_line_breaks(app, ada):
     secret, _ = enable_for(app, "ada")
     code = code_for(secret, 1)
     spaced = f"  {code[:3]} {code[3:]}  "
     assert _in(app, lambda: totp.check_second_factor(_user("ada"), spaced))
+    assert totp._accept_code(None, 123456) is False  # no string: refused before the row is read
+    with time_machine.travel(time.time() + 2 * 30, tick=False):
+        pasted = f"\t{code_for(secret)}\n"
+        assert _in(app, lambda: totp.check_second_factor(_user("ada"), pasted))
+
+
+def test_a_clear_secret_met_at_its_first_use_is_sealed_for_its_person_and_keeps_working(app, client, ada):
+    secret, _ = enable_for(app, "ada")
+    in_db(app, lambda: totp.TotpSetup.update(secret=secret).where(totp.TotpSetup.user == ada.id).execute())
+    assert _api_login(client, code_for(secret, 1)).status_code == 200
+    stored = in_db(app, lambda: totp.TotpSetup.get(totp.TotpSetup.user == ada.id).secret)
+    box = SecretBox(app.extensions["keystead.secret_key"], b"keystead totp secret")
+    assert box.open(stored, f"totp:{ada.id}") == secret
+    with time_machine.travel(time.time() + 2 * 30, tick=False):
+        assert _api_login(client, code_for(secret)).status_code == 200
 
 
 @pytest.mark.parametrize("otp", ["١٢٣٤٥٦", "１２３４５６", "12345६"])
@@ -343,6 +358,8 @@ def test_one_persons_codes_and_set_up_never_touch_anothers(app, users, ada):
         assert totp.recovery_codes_left(_user("grace")) == 11
         assert totp.pending_secret(_user("ada")) is None
         assert totp.pending_secret(_user("hedy")) == hedy_secret
+        assert not totp.totp_enabled(_user("hedy"))
+        assert totp.check_second_factor(_user("ada"), code_for(ada_secret, 1))  # moves only ada's last step
         totp.disable(_user("ada"), ada_codes[1])
     _in(app, neither_uses_the_others)
 
