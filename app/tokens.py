@@ -169,7 +169,6 @@ def refresh_token_pair(refresh_token: str) -> dict:
     token_id = _token_id(refresh_token, "refresh")
     if token_id is None:
         raise InvalidToken()
-    reused_family = None
     with write_transaction():  # racing exchanges queue: exactly one wins, none fails
         row = Token.get_or_none((Token.id == token_id) & (Token.kind == "refresh"))
         if row is None or row.revoked and not row.used or row.expires_at <= time.time():
@@ -177,8 +176,9 @@ def refresh_token_pair(refresh_token: str) -> dict:
         spent = (Token.update(used=True, revoked=True)
                  .where((Token.id == token_id) & (Token.used == False)).execute())  # noqa: E712
         if not spent:
-            reused_family = row.family
-            revoke_family(reused_family)  # committed with this block, before the refusal
+            # A replay: the family is revoked in this block, committed before the refusal.
+            revoke_family(row.family)
+            pair = None
         else:
             user = User.get_or_none((User.id == row.user_id) & (User.uniquifier == row.user_key))
             if user is None or user.locked:
@@ -186,7 +186,7 @@ def refresh_token_pair(refresh_token: str) -> dict:
             # The family's earlier access tokens end with the refresh token they came with.
             Token.update(revoked=True).where((Token.family == row.family) & (Token.kind == "access")).execute()
             pair = issue_token_pair(user, family=row.family)
-    if reused_family:
+    if pair is None:
         raise InvalidToken()
     return pair
 

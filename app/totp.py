@@ -169,7 +169,9 @@ def _accept_code(row: TotpSetup, code) -> bool:
     if not isinstance(code, str):
         return False
     code = code.strip().replace(" ", "")
-    if not (code.isdigit() and len(code) == 6):
+    # ASCII digits only: str.isdigit() also takes other scripts' digits, which no code holds
+    # (and which hmac.compare_digest refuses to compare).
+    if not (code.isascii() and code.isdigit() and len(code) == 6):
         return False
     secret = _secret_of(row)
     if secret is None:

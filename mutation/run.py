@@ -61,7 +61,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "tokens": ("app/tokens.py", [
         "tests/test_tokens.py", "tests/test_mutation_kills_tokens.py"]),
     "totp": ("app/totp.py", [
-        "tests/test_totp.py", "tests/test_api_totp.py", "tests/test_mutation_kills_totp.py"]),
+        "tests/test_totp.py", "tests/test_api_totp.py", "tests/test_web_two_factor.py",
+        "tests/test_trust_secrets.py", "tests/test_mutation_kills_totp.py"]),
 }
 
 # What the staged copy needs beside the package: the tests, and what tests read from the
