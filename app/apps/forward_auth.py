@@ -3,8 +3,8 @@ person may go on (nginx `auth_request`, Traefik `ForwardAuth`, Caddy `forward_au
 
 One check serves both routes (app/api/authz.py):
 
-1. the original request, from `X-Original-URL`, else `X-Forwarded-Proto`, `-Host`, `-Uri`
-   (and `-Method`), read as sent whatever Server.TrustedProxies says;
+1. the original request, from `X-Original-URL`, else `X-Forwarded-Proto`, `-Host` and
+   `-Uri`, read as sent whatever Server.TrustedProxies says (its method does not matter);
 2. its host must be a registered app's (`host` or `host:port`, default ports dropped);
 3. who asks: `Authorization: Bearer`/`Key` credentials, else Keystead's session cookie
    (the same rules as a page: the session's epoch and uniquifier, Lifetime, Inactivity, not
@@ -46,14 +46,12 @@ _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 class Original:
     url: str      # absolute: where the login page sends the person back
     host: str     # lower case, `host` or `host:port` (the scheme's default port dropped)
-    method: str
 
 
 def original_request(header) -> Original | None:
     """The request the proxy asks about, from its headers (`header(name)` returns a value or
     None), or None when the proxy sent neither X-Original-URL nor X-Forwarded-Host."""
     url = header("X-Original-URL")
-    method = (header("X-Forwarded-Method") or header("X-Original-Method") or "GET").upper()[:16]
     if url:
         scheme, sep, rest = url.partition("://")
         if not sep:
@@ -75,7 +73,7 @@ def original_request(header) -> Original | None:
         host = host[: -len(default)]
     if scheme not in _DEFAULT_PORTS or "@" in netloc or host_problem(host):
         host = ""  # not an app's host, whatever it is
-    return Original(url=url, host=host, method=method)
+    return Original(url=url, host=host)
 
 
 # ---------------------------------------------------------------- the app registry
