@@ -66,6 +66,7 @@ def test_a_registered_apps_url_is_where_the_login_page_leads_back(apps, target):
     "https://grafana.example.com:99999/",
     "https://grafana.example.com:/",                 # an empty port
     "https://grafana.example.com./",                 # a trailing dot
+    "https://wiki.example.com.:8443/page", "https://grafana.example.com:443./",
     "https://grafana.example.com:80/",               # https on http's port
     "http://grafana.example.com:443/",               # http on https's port
     "https://grafana.example.com:8443/",
