@@ -97,8 +97,8 @@ class Gate:
 def load_registry() -> dict[str, Gate]:
     """{host: Gate} of every registered host, in one query."""
     rows = (AppHost.select(AppHost.host, App.id, App.name, App.launch_url, AppAccess.group, AppAccess.user)
-            .join(App, on=(AppHost.app == App.id))
-            .join(AppAccess, join_type=JOIN.LEFT_OUTER, on=(AppAccess.app == App.id))
+            .join(App)  # each join follows the one foreign key between the two tables
+            .join(AppAccess, join_type=JOIN.LEFT_OUTER)
             .tuples())
     found: dict[str, tuple] = {}
     for host, app_id, name, launch_url, group_id, user_id in rows:
@@ -128,8 +128,8 @@ def person_from_session(user_id: int, epoch: int, uniquifier: str, login_at: int
     the session no longer holds (other uniquifier or epoch, locked, deleted)."""
     rows = list(User.select(User.id, User.username, User.email, User.first_name, User.last_name,
                             User.uniquifier, User.session_epoch, User.locked, Group.id, Group.name)
-                .join(Membership, join_type=JOIN.LEFT_OUTER, on=(Membership.user == User.id))
-                .join(Group, join_type=JOIN.LEFT_OUTER, on=(Membership.group == Group.id))
+                .join(Membership, join_type=JOIN.LEFT_OUTER)  # on Membership.user
+                .join(Group, join_type=JOIN.LEFT_OUTER)  # on Membership.group
                 .where(User.id == user_id).tuples())
     if not rows:
         return None
@@ -142,7 +142,7 @@ def person_from_session(user_id: int, epoch: int, uniquifier: str, login_at: int
 def person_from_user(user: User, session: tuple) -> Person:
     """A Person for a user already loaded (an access token's or an API key's): one query
     for their groups."""
-    groups = list(Group.select(Group.id, Group.name).join(Membership, on=(Membership.group == Group.id))
+    groups = list(Group.select(Group.id, Group.name).join(Membership)  # on Membership.group
                   .where(Membership.user == user.id).tuples())
     rows = [(user.id, user.username, user.email, user.first_name, user.last_name, None, None, False, gid, gname)
             for gid, gname in groups] or [(user.id, user.username, user.email, user.first_name,
@@ -268,8 +268,9 @@ def decision_key(authorization: str, cookie: str | None, host: str) -> tuple:
 
 
 def login_url(public_url: str, original: Original) -> str:
-    """The login page, which sends the person back to the original URL afterwards."""
-    return f"{public_url.rstrip('/')}/login?next={quote(original.url, safe='')}"
+    """The login page, which sends the person back to the original URL afterwards
+    (`public_url`: Server.PublicURL, which never ends in a slash)."""
+    return f"{public_url}/login?next={quote(original.url, safe='')}"
 
 
 class FastPath:
