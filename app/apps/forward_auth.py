@@ -133,10 +133,11 @@ def person_from_session(user_id: int, epoch: int, uniquifier: str, login_at: int
                 .where(User.id == user_id).tuples())
     if not rows:
         return None
-    _, username, email, first, last, key, user_epoch, locked, _, _ = rows[0]
+    key, user_epoch, locked = rows[0][5:8]
     if locked or user_epoch != epoch or not hmac.compare_digest(str(key).encode(), uniquifier.encode()):
         return None
-    return _person(rows, ("session", user_id, epoch, login_at))
+    return _person(rows[0][:5], [(gid, name) for *_, gid, name in rows if gid is not None],
+                   ("session", user_id, epoch, login_at))
 
 
 def person_from_user(user: User, session: tuple) -> Person:
@@ -144,15 +145,13 @@ def person_from_user(user: User, session: tuple) -> Person:
     for their groups."""
     groups = list(Group.select(Group.id, Group.name).join(Membership)  # on Membership.group
                   .where(Membership.user == user.id).tuples())
-    rows = [(user.id, user.username, user.email, user.first_name, user.last_name, None, None, False, gid, gname)
-            for gid, gname in groups] or [(user.id, user.username, user.email, user.first_name,
-                                           user.last_name, None, None, False, None, None)]
-    return _person(rows, session)
+    return _person((user.id, user.username, user.email, user.first_name, user.last_name), groups, session)
 
 
-def _person(rows, session: tuple) -> Person:
-    user_id, username, email, first, last = rows[0][:5]
-    groups = sorted(((gid, gname) for *_, gid, gname in rows if gid is not None), key=lambda g: g[1].lower())
+def _person(fields: tuple, groups: list, session: tuple) -> Person:
+    """A Person from their (id, username, email, first name, last name) and (group id, name)s."""
+    user_id, username, email, first, last = fields
+    groups = sorted(groups, key=lambda g: g[1].lower())
     full = " ".join(p for p in (first, last) if p) or username
     return Person(id=user_id, username=username, email=email or "", name=full,
                   group_ids=frozenset(g for g, _ in groups), group_names=tuple(n for _, n in groups),
