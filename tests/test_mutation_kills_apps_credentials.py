@@ -11,6 +11,8 @@ import re
 from api_support import in_db
 from oidc_provider_support import basic, make_oidc_app
 
+from keystead.apps.models import App
+
 API = "/api/v1"
 URL_SAFE = "[A-Za-z0-9_-]"
 
@@ -47,3 +49,17 @@ def test_a_public_client_sending_a_secret_is_refused_as_an_unknown_client(app, c
         assert r.status_code == 401 and r.get_json()["error"] == "invalid_client", r.get_data(as_text=True)
         r = client.post("/oidc/revoke", data={"token": "nonsense"}, headers=basic(public_id, secret))
         assert r.status_code == 401 and r.get_json()["error"] == "invalid_client", r.get_data(as_text=True)
+
+
+def test_a_public_client_and_an_app_without_a_client_match_no_secret(app):
+    """authlib also refuses a public client's secret (its auth method is "none"); this is the
+    check's own answer, which must not depend on that."""
+    from keystead.apps.credentials import check_client_secret
+    public, _, _ = make_oidc_app(app, "Cli", public=True)
+    plain = in_db(app, lambda: App.create(name="Plain", name_key="plain"))
+    confidential, _, secret = make_oidc_app(app)
+    for record in (public, plain):
+        for given in ("kss_made-up", "x", secret):
+            assert check_client_secret(record, given) is False
+    assert check_client_secret(confidential, secret) is True
+    assert not check_client_secret(confidential, None) and not check_client_secret(confidential, "")
