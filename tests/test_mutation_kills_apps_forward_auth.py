@@ -140,6 +140,17 @@ def test_sign_ins_say_whether_a_session_a_token_or_a_key_was_used(world, client,
                                                  ("ada", "Grafana", "token")]
 
 
+def test_each_sign_in_s_first_visit_to_an_app_is_recorded(world, admin_h):
+    """Two sign-ins of one person (two browsers, a minute apart) are two app_sign_in events."""
+    with time_machine.travel(time.time(), tick=False) as traveller:
+        first = signed_in(world, "ada")
+        traveller.shift(60)
+        second = signed_in(world, "ada")
+        assert [status(first), status(second), status(first), status(second)] == [200] * 4
+    found = [s for s in sign_ins(world.test_client(), admin_h) if s[1] == "Grafana"]
+    assert found == [("ada", "Grafana", "session")] * 2
+
+
 # ---------------------------------------------------------------- the original request
 
 def test_an_original_url_without_a_scheme_is_no_original_request(world):
