@@ -101,6 +101,18 @@ def test_the_identity_headers_have_their_documented_names_and_groups_sorted_case
                         ("Remote-Name", "Ada Lovelace"), ("Remote-Groups", "beta,ops,Zeta")]
 
 
+def test_groups_are_sorted_by_their_lower_case_names(world):
+    """Lower case: "x_y" comes before "xa" ("_" is between the upper and lower case letters)."""
+    from keystead.groups import add_member, create_group
+
+    def join():
+        bob = User.get(User.username_key == "bob")
+        for name in ("xa", "X_Y"):
+            add_member(create_group(name), bob)
+    in_db(world, join)
+    assert signed_in(world, "bob").get(AUTH_REQUEST, headers=original(WIKI)).headers["Remote-Groups"] == "X_Y,xa"
+
+
 def test_a_person_without_a_name_is_named_by_their_username_and_without_email_by_nothing(world):
     def strip_bob():
         User.update(first_name="", last_name="", email=None).where(User.username_key == "bob").execute()
