@@ -84,7 +84,6 @@ class Gate:
     person)."""
     app_id: int
     name: str
-    launch_url: str
     group_ids: frozenset = frozenset()
     user_ids: frozenset = frozenset()
 
@@ -96,18 +95,18 @@ class Gate:
 
 def load_registry() -> dict[str, Gate]:
     """{host: Gate} of every registered host, in one query."""
-    rows = (AppHost.select(AppHost.host, App.id, App.name, App.launch_url, AppAccess.group, AppAccess.user)
+    rows = (AppHost.select(AppHost.host, App.id, App.name, AppAccess.group, AppAccess.user)
             .join(App)  # each join follows the one foreign key between the two tables
             .join(AppAccess, join_type=JOIN.LEFT_OUTER)
             .tuples())
     found: dict[str, tuple] = {}
-    for host, app_id, name, launch_url, group_id, user_id in rows:
-        entry = found.setdefault(host, (app_id, name, launch_url, set(), set()))
+    for host, app_id, name, group_id, user_id in rows:
+        entry = found.setdefault(host, (app_id, name, set(), set()))
         if group_id is not None:
-            entry[3].add(group_id)
+            entry[2].add(group_id)
         if user_id is not None:
-            entry[4].add(user_id)
-    return {host: Gate(a, n, u, frozenset(g), frozenset(p)) for host, (a, n, u, g, p) in found.items()}
+            entry[3].add(user_id)
+    return {host: Gate(a, n, frozenset(g), frozenset(p)) for host, (a, n, g, p) in found.items()}
 
 
 # ---------------------------------------------------------------- the person
