@@ -56,12 +56,12 @@ def original_request(header) -> Original | None:
         scheme, sep, rest = url.partition("://")
         if not sep:
             return None
-        netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+        netloc = rest.partition("/")[0].partition("?")[0].partition("#")[0]
     else:
-        netloc = (header("X-Forwarded-Host") or "").split(",", 1)[0].strip()
+        netloc = (header("X-Forwarded-Host") or "").partition(",")[0].strip()
         if not netloc:
             return None
-        scheme = (header("X-Forwarded-Proto") or "https").split(",", 1)[0].strip()
+        scheme = (header("X-Forwarded-Proto") or "https").partition(",")[0].strip()
         uri = header("X-Forwarded-Uri") or "/"
         if not uri.startswith("/"):
             uri = "/" + uri
@@ -219,11 +219,10 @@ class Cache:
         return self.registry[1]
 
     def get(self, key) -> Decision | None:
+        """The decision kept for `key`, or None when there is none or it has expired (the
+        caller then decides afresh and puts the new one in its place)."""
         found = self.decisions.get(key)
-        if found is None:
-            return None
-        if found[0] <= time.monotonic():
-            self.decisions.pop(key, None)
+        if found is None or found[0] <= time.monotonic():
             return None
         return found[1]
 
