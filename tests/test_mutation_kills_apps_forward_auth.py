@@ -222,7 +222,17 @@ def test_the_session_cookie_is_found_among_others_and_quoted(world):
     for cookie in (f"theme=dark; flag; {name}={value}", f'{name}="{value}"; theme=dark',
                    f"  {name}={value}  ;x=1"):
         assert status(bare, Cookie=cookie) == 200, cookie
+    assert status(bare, Cookie=f"theme=dark;{name}={value}") == 200  # no space after the semicolon
     assert status(bare, Cookie=f"theme=dark; x{name}={value}") == 401
+
+
+def test_a_cookie_only_counts_as_sent_first_and_unaltered(world):
+    name = world.config["SESSION_COOKIE_NAME"]
+    value = signed_in(world, "ada").get_cookie(name).value
+    bare = world.test_client(use_cookies=False)
+    assert status(bare, Cookie=f"{name}=x=y; {name}={value}") == 401  # the first one counts
+    assert status(bare, Cookie=f"{name}=X{value}X") == 401
+    assert status(bare, Cookie=f'{name}="{value}"') == 200
 
 
 def _forge(client, session_id: str) -> None:

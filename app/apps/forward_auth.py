@@ -261,7 +261,7 @@ def session_cookie(cookie_header: str, name: str) -> str | None:
 
 def decision_key(authorization: str, cookie: str | None, host: str) -> tuple:
     """Every input of a decision: the credentials as sent and the original host."""
-    return (authorization, cookie or "", host)
+    return (authorization, cookie, host)
 
 
 def login_url(public_url: str, original: Original) -> str:
