@@ -173,7 +173,7 @@ def test_an_original_url_without_a_scheme_is_no_original_request(world):
 @pytest.mark.parametrize("url", [
     "https://grafana.example.com?orgId=1", "https://grafana.example.com#panel",
     "HTTPS://Grafana.Example.com./d/home", "http://grafana.example.com:80/d/home",
-    "https://grafana.example.com:443",
+    "https://grafana.example.com:443", "https://grafana.example.com/login?next=https://evil.example.com/",
 ])
 def test_the_original_urls_host_is_found_whatever_follows_it_and_with_the_default_port(world, url):
     assert status(signed_in(world, "ada"), url) == 200
