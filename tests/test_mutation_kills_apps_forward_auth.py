@@ -171,7 +171,7 @@ def test_an_original_url_without_a_scheme_is_no_original_request(world):
 
 
 @pytest.mark.parametrize("url", [
-    "https://grafana.example.com?orgId=1", "https://grafana.example.com#panel",
+    "https://grafana.example.com?orgId=1?x", "https://grafana.example.com#panel#x",
     "HTTPS://Grafana.Example.com./d/home", "http://grafana.example.com:80/d/home",
     "https://grafana.example.com:443", "https://grafana.example.com/login?next=https://evil.example.com/",
 ])
