@@ -188,7 +188,8 @@ def test_another_port_is_another_host(world, url):
 
 def test_x_forwarded_host_the_first_of_several_and_proto_defaulting_to_https(world):
     ada = signed_in(world, "ada")
-    headers = {"X-Forwarded-Host": " grafana.example.com , evil.example.com", "X-Forwarded-Proto": " HTTPS, http"}
+    headers = {"X-Forwarded-Host": " grafana.example.com , evil.example.com,wiki.example.com:8443",
+               "X-Forwarded-Proto": " HTTPS, ftp, http"}
     assert ada.get(AUTH_REQUEST, headers=headers).status_code == 200
     anonymous = world.test_client()
     r = anonymous.get(FORWARD_AUTH, headers={"X-Forwarded-Host": "grafana.example.com", "X-Forwarded-Uri": "d/home"})
