@@ -63,6 +63,15 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "totp": ("app/totp.py", [
         "tests/test_totp.py", "tests/test_api_totp.py", "tests/test_web_two_factor.py",
         "tests/test_trust_secrets.py", "tests/test_mutation_kills_totp.py"]),
+    "apps_forward_auth": ("app/apps/forward_auth.py", [
+        "tests/test_forward_auth.py", "tests/test_mutation_kills_apps_forward_auth.py"]),
+    "apps_redirects": ("app/apps/redirects.py", [
+        "tests/test_forward_auth.py", "tests/test_mutation_kills_apps_redirects.py"]),
+    "apps_credentials": ("app/apps/credentials.py", [
+        "tests/test_apps_api.py", "tests/test_openid_provider.py", "tests/test_mutation_kills_apps_credentials.py"]),
+    "apps_service": ("app/apps/service.py", [
+        "tests/test_apps_api.py", "tests/test_apps_pages.py", "tests/test_apps_cli.py",
+        "tests/test_mutation_kills_apps_service.py"]),
 }
 
 # What the staged copy needs beside the package: the tests, and what tests read from the

@@ -127,7 +127,7 @@ def forward_auth():
 # ---------------------------------------------------------------- OpenAPI
 
 _HOW = ("The original request is read from `X-Original-URL`, else `X-Forwarded-Proto`, "
-        "`X-Forwarded-Host`, `X-Forwarded-Uri` (and `X-Forwarded-Method`), whatever "
+        "`X-Forwarded-Host` and `X-Forwarded-Uri` (not the method), whatever "
         "Server.TrustedProxies says; its host must be a registered app's. The caller is "
         "identified by `Authorization: Bearer`/`Key`, else Keystead's session cookie. Allowed: "
         "200 with `Remote-User`, `Remote-Email`, `Remote-Name` and `Remote-Groups` "

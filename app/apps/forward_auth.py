@@ -3,8 +3,8 @@ person may go on (nginx `auth_request`, Traefik `ForwardAuth`, Caddy `forward_au
 
 One check serves both routes (app/api/authz.py):
 
-1. the original request, from `X-Original-URL`, else `X-Forwarded-Proto`, `-Host`, `-Uri`
-   (and `-Method`), read as sent whatever Server.TrustedProxies says;
+1. the original request, from `X-Original-URL`, else `X-Forwarded-Proto`, `-Host` and
+   `-Uri`, read as sent whatever Server.TrustedProxies says (its method does not matter);
 2. its host must be a registered app's (`host` or `host:port`, default ports dropped);
 3. who asks: `Authorization: Bearer`/`Key` credentials, else Keystead's session cookie
    (the same rules as a page: the session's epoch and uniquifier, Lifetime, Inactivity, not
@@ -46,24 +46,22 @@ _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 class Original:
     url: str      # absolute: where the login page sends the person back
     host: str     # lower case, `host` or `host:port` (the scheme's default port dropped)
-    method: str
 
 
 def original_request(header) -> Original | None:
     """The request the proxy asks about, from its headers (`header(name)` returns a value or
     None), or None when the proxy sent neither X-Original-URL nor X-Forwarded-Host."""
     url = header("X-Original-URL")
-    method = (header("X-Forwarded-Method") or header("X-Original-Method") or "GET").upper()[:16]
     if url:
         scheme, sep, rest = url.partition("://")
         if not sep:
             return None
-        netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+        netloc = rest.partition("/")[0].partition("?")[0].partition("#")[0]
     else:
-        netloc = (header("X-Forwarded-Host") or "").split(",", 1)[0].strip()
+        netloc = (header("X-Forwarded-Host") or "").partition(",")[0].strip()
         if not netloc:
             return None
-        scheme = (header("X-Forwarded-Proto") or "https").split(",", 1)[0].strip()
+        scheme = (header("X-Forwarded-Proto") or "https").partition(",")[0].strip()
         uri = header("X-Forwarded-Uri") or "/"
         if not uri.startswith("/"):
             uri = "/" + uri
@@ -75,7 +73,7 @@ def original_request(header) -> Original | None:
         host = host[: -len(default)]
     if scheme not in _DEFAULT_PORTS or "@" in netloc or host_problem(host):
         host = ""  # not an app's host, whatever it is
-    return Original(url=url, host=host, method=method)
+    return Original(url=url, host=host)
 
 
 # ---------------------------------------------------------------- the app registry
@@ -86,7 +84,6 @@ class Gate:
     person)."""
     app_id: int
     name: str
-    launch_url: str
     group_ids: frozenset = frozenset()
     user_ids: frozenset = frozenset()
 
@@ -98,18 +95,18 @@ class Gate:
 
 def load_registry() -> dict[str, Gate]:
     """{host: Gate} of every registered host, in one query."""
-    rows = (AppHost.select(AppHost.host, App.id, App.name, App.launch_url, AppAccess.group, AppAccess.user)
-            .join(App, on=(AppHost.app == App.id))
-            .join(AppAccess, join_type=JOIN.LEFT_OUTER, on=(AppAccess.app == App.id))
+    rows = (AppHost.select(AppHost.host, App.id, App.name, AppAccess.group, AppAccess.user)
+            .join(App)  # each join follows the one foreign key between the two tables
+            .join(AppAccess, join_type=JOIN.LEFT_OUTER)
             .tuples())
     found: dict[str, tuple] = {}
-    for host, app_id, name, launch_url, group_id, user_id in rows:
-        entry = found.setdefault(host, (app_id, name, launch_url, set(), set()))
+    for host, app_id, name, group_id, user_id in rows:
+        entry = found.setdefault(host, (app_id, name, set(), set()))
         if group_id is not None:
-            entry[3].add(group_id)
+            entry[2].add(group_id)
         if user_id is not None:
-            entry[4].add(user_id)
-    return {host: Gate(a, n, u, frozenset(g), frozenset(p)) for host, (a, n, u, g, p) in found.items()}
+            entry[3].add(user_id)
+    return {host: Gate(a, n, frozenset(g), frozenset(p)) for host, (a, n, g, p) in found.items()}
 
 
 # ---------------------------------------------------------------- the person
@@ -130,31 +127,30 @@ def person_from_session(user_id: int, epoch: int, uniquifier: str, login_at: int
     the session no longer holds (other uniquifier or epoch, locked, deleted)."""
     rows = list(User.select(User.id, User.username, User.email, User.first_name, User.last_name,
                             User.uniquifier, User.session_epoch, User.locked, Group.id, Group.name)
-                .join(Membership, join_type=JOIN.LEFT_OUTER, on=(Membership.user == User.id))
-                .join(Group, join_type=JOIN.LEFT_OUTER, on=(Membership.group == Group.id))
+                .join(Membership, join_type=JOIN.LEFT_OUTER)  # on Membership.user
+                .join(Group, join_type=JOIN.LEFT_OUTER)  # on Membership.group
                 .where(User.id == user_id).tuples())
     if not rows:
         return None
-    _, username, email, first, last, key, user_epoch, locked, _, _ = rows[0]
+    key, user_epoch, locked = rows[0][5:8]
     if locked or user_epoch != epoch or not hmac.compare_digest(str(key).encode(), uniquifier.encode()):
         return None
-    return _person(rows, ("session", user_id, epoch, login_at))
+    return _person(rows[0][:5], [(gid, name) for *_, gid, name in rows if gid is not None],
+                   ("session", user_id, epoch, login_at))
 
 
 def person_from_user(user: User, session: tuple) -> Person:
     """A Person for a user already loaded (an access token's or an API key's): one query
     for their groups."""
-    groups = list(Group.select(Group.id, Group.name).join(Membership, on=(Membership.group == Group.id))
+    groups = list(Group.select(Group.id, Group.name).join(Membership)  # on Membership.group
                   .where(Membership.user == user.id).tuples())
-    rows = [(user.id, user.username, user.email, user.first_name, user.last_name, None, None, False, gid, gname)
-            for gid, gname in groups] or [(user.id, user.username, user.email, user.first_name,
-                                           user.last_name, None, None, False, None, None)]
-    return _person(rows, session)
+    return _person((user.id, user.username, user.email, user.first_name, user.last_name), groups, session)
 
 
-def _person(rows, session: tuple) -> Person:
-    user_id, username, email, first, last = rows[0][:5]
-    groups = sorted(((gid, gname) for *_, gid, gname in rows if gid is not None), key=lambda g: g[1].lower())
+def _person(fields: tuple, groups: list, session: tuple) -> Person:
+    """A Person from their (id, username, email, first name, last name) and (group id, name)s."""
+    user_id, username, email, first, last = fields
+    groups = sorted(groups, key=lambda g: g[1].lower())
     full = " ".join(p for p in (first, last) if p) or username
     return Person(id=user_id, username=username, email=email or "", name=full,
                   group_ids=frozenset(g for g, _ in groups), group_names=tuple(n for _, n in groups),
@@ -223,11 +219,10 @@ class Cache:
         return self.registry[1]
 
     def get(self, key) -> Decision | None:
+        """The decision kept for `key`, or None when there is none or it has expired (the
+        caller then decides afresh and puts the new one in its place)."""
         found = self.decisions.get(key)
-        if found is None:
-            return None
-        if found[0] <= time.monotonic():
-            self.decisions.pop(key, None)
+        if found is None or found[0] <= time.monotonic():
             return None
         return found[1]
 
@@ -266,12 +261,13 @@ def session_cookie(cookie_header: str, name: str) -> str | None:
 
 def decision_key(authorization: str, cookie: str | None, host: str) -> tuple:
     """Every input of a decision: the credentials as sent and the original host."""
-    return (authorization, cookie or "", host)
+    return (authorization, cookie, host)
 
 
 def login_url(public_url: str, original: Original) -> str:
-    """The login page, which sends the person back to the original URL afterwards."""
-    return f"{public_url.rstrip('/')}/login?next={quote(original.url, safe='')}"
+    """The login page, which sends the person back to the original URL afterwards
+    (`public_url`: Server.PublicURL, which never ends in a slash)."""
+    return f"{public_url}/login?next={quote(original.url, safe='')}"
 
 
 class FastPath:

@@ -29,7 +29,6 @@ def is_app_url(target: str) -> bool:
     if not hostname:
         return False
     host = hostname if port in (None, _DEFAULT_PORTS[parts.scheme]) else f"{hostname}:{port}"
-    if host != parts.netloc.lower().rstrip(".").removesuffix(f":{_DEFAULT_PORTS[parts.scheme]}") \
-            or host_problem(host):
-        return False  # anything the parser normalised (an empty port, a trailing dot) is refused
+    if host != parts.netloc.lower().removesuffix(f":{_DEFAULT_PORTS[parts.scheme]}") or host_problem(host):
+        return False  # anything the parser normalised (an empty port) or no host name (a trailing dot)
     return AppHost.select().where(AppHost.host == host).exists()

@@ -49,14 +49,10 @@ def may_manage(user: User | None, app: App) -> bool:
     return has_permission(user, "apps.manage") and app.created_by_id == user.id
 
 
-def get_app(app_id, actor: User | None = None) -> App:
-    """The app with this id; NotFound also when `actor` may not manage it (it is none of
-    theirs to see)."""
-    try:
-        app_id = int(app_id)
-    except (TypeError, ValueError):
-        app_id = 0
-    app = App.get_or_none(App.id == app_id) if 0 < app_id < 2**63 else None
+def get_app(app_id: int, actor: User | None = None) -> App:
+    """The app with this id (a route's non-negative integer); NotFound also when `actor`
+    may not manage it (it is none of theirs to see)."""
+    app = App.get_or_none(App.id == app_id) if app_id < 2**63 else None  # ids are 64-bit
     if app is None or not may_manage(actor, app):
         raise NotFound("No such app.")
     return app
@@ -64,7 +60,7 @@ def get_app(app_id, actor: User | None = None) -> App:
 
 def find_app(name_or_id: str) -> App:
     """The app named `name_or_id` (case-insensitive), else the one with that id (CLI)."""
-    text = name_or_id.strip() if isinstance(name_or_id, str) else ""
+    text = name_or_id.strip()
     app = App.get_or_none(App.name_key == normalise(text)) if text else None
     if app is None and text.isdigit():
         app = App.get_or_none(App.id == int(text)) if int(text) < 2**63 else None
