@@ -79,8 +79,8 @@ def session_has_ended(data, now: float) -> bool:
 
 def check_session_age() -> None:
     """Before each browser request: end the session when it has ended (session_has_ended)."""
-    if not current_user.is_authenticated:
-        return
+    if not current_user.is_authenticated or "_user_id" not in session:
+        return  # nobody, or no login's session (development mode's stand-in administrator)
     now = int(time.time())
     if session_has_ended(session, now):
         end_session()
