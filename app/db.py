@@ -123,6 +123,15 @@ def write_transaction():
     return database.atomic()
 
 
+def for_update(query):
+    """`query` (a select inside write_transaction) locking the rows it reads on
+    PostgreSQL, so racing transactions take their turns from that first read on: without
+    it, two losers of a race could each revoke a token's whole family at once and
+    deadlock. SQLite's write_transaction already holds the one write lock."""
+    from peewee import SqliteDatabase
+    return query if isinstance(database.obj, SqliteDatabase) else query.for_update()
+
+
 def give_back(db: PooledDatabase) -> None:
     """Return this thread's connection to the pool: the pool rolls back what a failed
     request left open and closes a connection that no longer answers instead of keeping

@@ -18,7 +18,7 @@ from itsdangerous import BadData, Signer, URLSafeSerializer
 from itsdangerous.encoding import base64_decode, base64_encode
 from peewee import DateTimeField
 
-from .db import CompiledQuery, write_transaction
+from .db import CompiledQuery, for_update, write_transaction
 from .errors import ServiceError
 from .models import Token, User, database
 
@@ -170,7 +170,7 @@ def refresh_token_pair(refresh_token: str) -> dict:
     if token_id is None:
         raise InvalidToken()
     with write_transaction():  # racing exchanges queue: exactly one wins, none fails
-        row = Token.get_or_none((Token.id == token_id) & (Token.kind == "refresh"))
+        row = for_update(Token.select().where((Token.id == token_id) & (Token.kind == "refresh"))).first()
         if row is None or row.revoked and not row.used or row.expires_at <= time.time():
             raise InvalidToken()
         spent = (Token.update(used=True, revoked=True)

@@ -21,7 +21,7 @@ from flask import Flask, current_app, session
 
 from ..apps.credentials import check_client_secret
 from ..apps.models import App
-from ..db import write_transaction
+from ..db import for_update, write_transaction
 from . import keys
 from .claims import SCOPES, subject, user_claims
 from .issued import digest, holder, revoke_grant
@@ -206,7 +206,8 @@ class RefreshGrant(RefreshTokenGrant):
             return None
         client = self.request.client
         with write_transaction():
-            row = IssuedToken.get_or_none((IssuedToken.token_hash == h) & (IssuedToken.kind == "refresh"))
+            row = for_update(IssuedToken.select().where((IssuedToken.token_hash == h)
+                                                        & (IssuedToken.kind == "refresh"))).first()
             if row is None or (client is not None and row.app_id != client.app.id):
                 return None
             spent = (IssuedToken.update(used=True, revoked=True)
