@@ -19,21 +19,12 @@ import pytest
 from api_support import API, assert_error, bearer, in_db, login, users_of
 from conftest import STRONG_PASSWORD, outbox_idle, wait_for
 from pages import flashes
+from test_api_recovery import verify_app  # noqa: F401  (pytest fixture: mail, RequireEmailVerification, an administrator "first")
 
 from keystead import accounts
 from keystead.models import OneTimeLink
 
 NEW_PASSWORD = "a-brand-new-passphrase-7"
-
-
-@pytest.fixture
-def verify_app(make_app, smtp):
-    """Mail to the loopback server, RequireEmailVerification on, an administrator "first"."""
-    box, settings = smtp
-    app = make_app({**settings, "Password.RequireEmailVerification": True})
-    app.mailbox = box
-    users_of(app).create("first", role="administrator")
-    return app
 
 
 def _sign_up(client, username, email):
